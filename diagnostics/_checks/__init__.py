@@ -1,0 +1,26 @@
+"""The families of checks. Each module detects the codes of one family (see _catalogue)."""
+
+from __future__ import annotations
+
+from ._base import Check
+from .checkpoints import CheckpointChecks
+from .devices import DeviceChecks
+from .gradients import GradientChecks
+from .losses import LossChecks
+from .modes import ModeChecks
+from .optimizers import OptimizerChecks
+from .schedulers import SchedulerChecks
+from .shapes import ShapeChecks
+
+ALL_CHECKS: tuple[type[Check], ...] = (
+    GradientChecks,
+    OptimizerChecks,
+    SchedulerChecks,
+    ModeChecks,
+    LossChecks,
+    CheckpointChecks,
+    DeviceChecks,
+    ShapeChecks,
+)
+
+__all__ = ["ALL_CHECKS", "Check"]

@@ -1,0 +1,84 @@
+"""The base class of a family of checks, and the events the engine sends it.
+
+A check overrides only the ``on_*`` methods it needs: the engine sends each event to the
+checks that override it, so an event nobody listens to costs nothing. Events arrive on the
+user's hot path (every forward, backward and step): do the least work there, keep no copies
+of tensors, hold modules and optimizers weakly, and defer analysis to step or finish time.
+
+Events (all optional):
+    on_module_forward_pre(module, args)            every nn.Module call, before forward
+    on_module_forward(module, args, output)        every nn.Module call, after forward
+    on_backward(tensors)                           torch.autograd.backward / Tensor.backward,
+                                                   before it runs (tensors: tuple of Tensor)
+    on_step_pre(optimizer) / on_step_post(optimizer)   every optimizer.step()
+    on_scheduler_step_pre(scheduler) / on_scheduler_step_post(scheduler)
+                                                   every LR scheduler .step() (not the one
+                                                   a scheduler makes while it is built)
+    on_loss(name, input, target, kwargs)           torch.nn.functional losses (and the nn.*Loss
+                                                   modules that call them), before they run
+    on_dropout(name, input, p, training, output)   F.dropout and its variants, after they run
+    on_batch_norm(input, running_mean, training, momentum, output)   F.batch_norm, after
+    on_state_dict(module, state_dict)              Module.state_dict() returned
+    on_load_state_dict(module, state_dict)         Module.load_state_dict() about to run
+    on_save(obj)                                   torch.save() about to run
+    on_exception(exc)                              the watched code raised exc (explain it)
+    finish()                                       the watch ends (end-of-run analysis)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .._engine import Watch
+
+EVENTS = (
+    "on_module_forward_pre",
+    "on_module_forward",
+    "on_backward",
+    "on_step_pre",
+    "on_step_post",
+    "on_scheduler_step_pre",
+    "on_scheduler_step_post",
+    "on_loss",
+    "on_dropout",
+    "on_batch_norm",
+    "on_state_dict",
+    "on_load_state_dict",
+    "on_save",
+    "on_exception",
+    "finish",
+)
+
+
+class Check:
+    """One family of checks, living for the length of one watch."""
+
+    def __init__(self, watch: Watch) -> None:
+        self.watch = watch
+
+    def emit(self, code: str, *, key: Any = None, **fields: Any) -> None:
+        """Report a finding; see ``Watch.emit``."""
+        self.watch.emit(code, key=key, **fields)
+
+    def handles(self, event: str) -> bool:
+        return getattr(type(self), event) is not getattr(Check, event, None)
+
+    # Default no-op handlers, so that ``handles`` can tell overridden ones apart.
+    def on_module_forward_pre(self, module: Any, args: Any) -> None: ...
+    def on_module_forward(self, module: Any, args: Any, output: Any) -> None: ...
+    def on_backward(self, tensors: Any) -> None: ...
+    def on_step_pre(self, optimizer: Any) -> None: ...
+    def on_step_post(self, optimizer: Any) -> None: ...
+    def on_scheduler_step_pre(self, scheduler: Any) -> None: ...
+    def on_scheduler_step_post(self, scheduler: Any) -> None: ...
+    def on_loss(self, name: str, input: Any, target: Any, kwargs: dict) -> None: ...
+    def on_dropout(self, name: str, input: Any, p: float, training: bool, output: Any) -> None: ...
+    def on_batch_norm(
+        self, input: Any, running_mean: Any, training: bool, momentum: Any, output: Any
+    ) -> None: ...
+    def on_state_dict(self, module: Any, state_dict: Any) -> None: ...
+    def on_load_state_dict(self, module: Any, state_dict: Any) -> None: ...
+    def on_save(self, obj: Any) -> None: ...
+    def on_exception(self, exc: BaseException) -> None: ...
+    def finish(self) -> None: ...

@@ -1,0 +1,124 @@
+"""The data of a diagnosis: plain frozen dataclasses, rendered elsewhere."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ._catalogue import CATALOGUE, Severity
+
+
+@dataclass(frozen=True)
+class Location:
+    """A place in the user's code."""
+
+    file: str
+    line: int
+    function: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One fault, reported once with the location of its first occurrence and a count."""
+
+    code: str
+    message: str
+    fix: str
+    location: Location | None = None
+    evidence: tuple[tuple[str, str], ...] = ()
+    series: tuple[tuple[str, tuple[float, ...]], ...] = ()
+    count: int = 1
+
+    @property
+    def severity(self) -> Severity:
+        return CATALOGUE[self.code].severity
+
+    @property
+    def title(self) -> str:
+        return CATALOGUE[self.code].summary
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "severity": self.severity.value,
+            "message": self.message,
+            "location": str(self.location) if self.location else None,
+            "file": self.location.file if self.location else None,
+            "line": self.location.line if self.location else None,
+            "evidence": dict(self.evidence),
+            "series": {name: list(values) for name, values in self.series},
+            "fix": self.fix,
+            "count": self.count,
+        }
+
+
+def as_pairs(mapping: Mapping[str, Any] | Iterable[tuple[str, Any]] | None) -> tuple:
+    items = mapping.items() if isinstance(mapping, Mapping) else (mapping or ())
+    return tuple((str(k), str(v)) for k, v in items)
+
+
+@dataclass
+class Report:
+    """What a ``watch()`` saw. ``findings`` fills in while the watch runs."""
+
+    allow: frozenset[str] = frozenset()
+    findings: list[Finding] = field(default_factory=list)
+    internal_warnings: list[str] = field(default_factory=list)
+    _index: dict[tuple[str, Any], int] = field(default_factory=dict, repr=False)
+
+    def codes(self) -> set[str]:
+        """The set of finding codes reported."""
+        return {f.code for f in self.findings}
+
+    @property
+    def failed(self) -> bool:
+        """True when there is an error or warning finding."""
+        return any(f.severity.fails for f in self.findings)
+
+    def by_code(self, code: str) -> list[Finding]:
+        return [f for f in self.findings if f.code == code]
+
+    def _add(self, finding: Finding, key: Any) -> None:
+        if finding.code in self.allow:
+            return
+        slot = self._index.get((finding.code, key))
+        if slot is None:
+            self._index[(finding.code, key)] = len(self.findings)
+            self.findings.append(finding)
+        else:
+            old = self.findings[slot]
+            self.findings[slot] = replace(old, count=old.count + finding.count)
+
+    def _update(self, code: str, key: Any, **changes: Any) -> None:
+        """Refresh the evidence of an already reported finding (e.g. a longer series)."""
+        slot = self._index.get((code, key))
+        if slot is not None:
+            self.findings[slot] = replace(self.findings[slot], **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "findings": [f.to_dict() for f in self.findings],
+            "summary": {
+                sev.value: sum(f.severity is sev for f in self.findings) for sev in Severity
+            },
+            "internal_warnings": list(self.internal_warnings),
+        }
+
+    def to_json(self, **kwargs: Any) -> str:
+        return json.dumps(self.to_dict(), **kwargs)
+
+    def render(self, console: Any = None) -> None:
+        """Print the report with rich (to stderr unless a console is given)."""
+        from ._render import render_report
+
+        render_report(self, console=console)
+
+    def __str__(self) -> str:
+        from ._render import report_text
+
+        return report_text(self)
