@@ -32,41 +32,86 @@ _E, _W, _I = Severity.ERROR, Severity.WARNING, Severity.INFO
 CATALOGUE: dict[str, CodeInfo] = {
     info.code: info
     for info in (
-        CodeInfo("grad-accumulation", _E, "gradients",
-                 "optimizer.step() uses gradients that an earlier step already used "
-                 "(zero_grad missing)"),
-        CodeInfo("grads-cleared-before-step", _E, "gradients",
-                 "gradients cleared after backward() and before step(): the step changes nothing"),
-        CodeInfo("params-not-updating", _E, "gradients",
-                 "parameters get gradients but are in no optimizer, or the optimizer's parameters "
-                 "never get gradients"),
-        CodeInfo("no-grad-training", _E, "gradients",
-                 "backward() on a loss with no graph: trained under no_grad, a detached loss, "
-                 "or requires_grad off"),
-        CodeInfo("non-finite-loss", _E, "gradients",
-                 "the loss became NaN or inf"),
-        CodeInfo("train-mode-in-eval", _E, "modes",
-                 "dropout or BatchNorm in training mode during evaluation"),
-        CodeInfo("eval-mode-in-training", _E, "modes",
-                 "dropout or BatchNorm of a model being optimized left in eval mode while it trains"),
-        CodeInfo("eval-without-no-grad", _I, "modes",
-                 "evaluation forwards build autograd graphs that are never used"),
-        CodeInfo("device-mismatch", _E, "devices",
-                 "tensors on different devices meet"),
-        CodeInfo("shape-mismatch", _E, "shapes",
-                 "a module or op fails on the shapes it is given"),
-        CodeInfo("loss-broadcast", _E, "losses",
-                 "a loss gets input and target of different shapes that silently broadcast"),
-        CodeInfo("softmax-before-cross-entropy", _E, "losses",
-                 "probabilities fed to CrossEntropyLoss, or NLLLoss fed non-log-probabilities"),
-        CodeInfo("scheduler-before-optimizer", _E, "schedulers",
-                 "lr_scheduler.step() called before optimizer.step()"),
-        CodeInfo("scheduler-per-batch", _E, "schedulers",
-                 "an epoch-style scheduler stepped every batch"),
-        CodeInfo("state-dict-alias", _E, "checkpoints",
-                 "a saved 'best' state_dict() aliases the live parameters"),
-        CodeInfo("adam-weight-decay", _W, "optimizers",
-                 "Adam-family optimizer with weight_decay > 0: coupled L2, not AdamW's decay"),
+        CodeInfo(
+            "grad-accumulation",
+            _E,
+            "gradients",
+            "optimizer.step() uses gradients that an earlier step already used (zero_grad missing)",
+        ),
+        CodeInfo(
+            "grads-cleared-before-step",
+            _E,
+            "gradients",
+            "gradients cleared after backward() and before step(): the step changes nothing",
+        ),
+        CodeInfo(
+            "params-not-updating",
+            _E,
+            "gradients",
+            "parameters get gradients but are in no optimizer, or the optimizer's parameters "
+            "never get gradients",
+        ),
+        CodeInfo(
+            "no-grad-training",
+            _E,
+            "gradients",
+            "backward() on a loss with no graph: trained under no_grad, a detached loss, "
+            "or requires_grad off",
+        ),
+        CodeInfo("non-finite-loss", _E, "gradients", "the loss became NaN or inf"),
+        CodeInfo(
+            "train-mode-in-eval",
+            _E,
+            "modes",
+            "dropout or BatchNorm in training mode during evaluation",
+        ),
+        CodeInfo(
+            "eval-mode-in-training",
+            _E,
+            "modes",
+            "dropout or BatchNorm of a model being optimized left in eval mode while it trains",
+        ),
+        CodeInfo(
+            "eval-without-no-grad",
+            _I,
+            "modes",
+            "evaluation forwards build autograd graphs that are never used",
+        ),
+        CodeInfo("device-mismatch", _E, "devices", "tensors on different devices meet"),
+        CodeInfo("shape-mismatch", _E, "shapes", "a module or op fails on the shapes it is given"),
+        CodeInfo(
+            "loss-broadcast",
+            _E,
+            "losses",
+            "a loss gets input and target of different shapes that silently broadcast",
+        ),
+        CodeInfo(
+            "softmax-before-cross-entropy",
+            _E,
+            "losses",
+            "probabilities fed to CrossEntropyLoss, or NLLLoss fed non-log-probabilities",
+        ),
+        CodeInfo(
+            "scheduler-before-optimizer",
+            _E,
+            "schedulers",
+            "lr_scheduler.step() called before optimizer.step()",
+        ),
+        CodeInfo(
+            "scheduler-per-batch", _E, "schedulers", "an epoch-style scheduler stepped every batch"
+        ),
+        CodeInfo(
+            "state-dict-alias",
+            _E,
+            "checkpoints",
+            "a saved 'best' state_dict() aliases the live parameters",
+        ),
+        CodeInfo(
+            "adam-weight-decay",
+            _W,
+            "optimizers",
+            "Adam-family optimizer with weight_decay > 0: coupled L2, not AdamW's decay",
+        ),
     )
 }
 

@@ -29,12 +29,27 @@ from ._findings import Finding, Location, Report, as_pairs
 from ._location import user_location
 
 _LOSSES = (
-    "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
-    "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div",
-    "poisson_nll_loss", "gaussian_nll_loss", "soft_margin_loss",
+    "cross_entropy",
+    "nll_loss",
+    "mse_loss",
+    "l1_loss",
+    "smooth_l1_loss",
+    "huber_loss",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "kl_div",
+    "poisson_nll_loss",
+    "gaussian_nll_loss",
+    "soft_margin_loss",
 )
-_DROPOUTS = ("dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
-             "feature_alpha_dropout")
+_DROPOUTS = (
+    "dropout",
+    "dropout1d",
+    "dropout2d",
+    "dropout3d",
+    "alpha_dropout",
+    "feature_alpha_dropout",
+)
 
 
 class _Dispatcher:
@@ -165,11 +180,19 @@ class _Dispatcher:
         return dropout
 
     def _wrap_batch_norm(self, original: Callable[..., Any]) -> Callable[..., Any]:
-        def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = None,
-                       bias: Any = None, training: bool = False, momentum: Any = 0.1,
-                       eps: float = 1e-5) -> Any:
-            output = original(input, running_mean, running_var, weight, bias, training,
-                              momentum, eps)
+        def batch_norm(
+            input: Any,
+            running_mean: Any,
+            running_var: Any,
+            weight: Any = None,
+            bias: Any = None,
+            training: bool = False,
+            momentum: Any = 0.1,
+            eps: float = 1e-5,
+        ) -> Any:
+            output = original(
+                input, running_mean, running_var, weight, bias, training, momentum, eps
+            )
             if self.handlers["on_batch_norm"]:
                 self._emit("on_batch_norm", input, running_mean, training, momentum, output)
             return output

@@ -1,0 +1,12 @@
+"""Run from a source checkout without installing: load the project's pytest plugins."""
+
+import importlib.metadata
+import importlib.util
+
+# Installed, the entry points load these plugins; from a bare checkout they are loaded here.
+_installed = {ep.value for ep in importlib.metadata.entry_points(group="pytest11")}
+pytest_plugins = ["pytester"] + [
+    name
+    for name in ("diagnostics._pytest_plugin", "kata.pytest_plugin")
+    if name not in _installed and importlib.util.find_spec(name) is not None
+]
