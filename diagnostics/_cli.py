@@ -59,7 +59,11 @@ def _usage_error(message: str) -> int:
 
 
 def _list_codes(console: Console) -> int:
-    table = Table("code", "severity", "family", "meaning", title="Finding codes")
+    table = Table(title="Finding codes")
+    table.add_column("code", no_wrap=True)
+    table.add_column("severity", no_wrap=True)
+    table.add_column("family", no_wrap=True)
+    table.add_column("meaning")
     for info in CATALOGUE.values():
         table.add_row(info.code, info.severity.value, info.family, info.summary)
     console.print(table)
