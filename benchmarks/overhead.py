@@ -1,0 +1,99 @@
+"""Step-time overhead of diagnostics.watch(), measured side by side in one run.
+
+    python benchmarks/overhead.py [--repeats 7] [--steps 200]
+
+Two workloads: a tiny MLP (the worst case: hooks cost the most relative to the work) and a
+torchvision ResNet-18 on 64x64 images on the CPU. Plain and watched runs alternate, each
+repeat timing a block of steps, and the ratio of medians is printed. Targets: at most 1.3x on
+the MLP and 1.03x on ResNet-18.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import diagnostics
+
+
+def mlp_step() -> Callable[[], None]:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(32, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(),
+                          nn.Linear(64, 1))
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    x, y = torch.randn(32, 32), torch.randn(32, 1)
+
+    def step() -> None:
+        opt.zero_grad()
+        F.mse_loss(model(x), y).backward()
+        opt.step()
+
+    return step
+
+
+def resnet_step(batch: int = 16) -> Callable[[], None]:
+    from torchvision.models import resnet18
+
+    torch.manual_seed(0)
+    model = resnet18(num_classes=10)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    x, y = torch.randn(batch, 3, 64, 64), torch.randint(0, 10, (batch,))
+
+    def step() -> None:
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+
+    return step
+
+
+def _block(step: Callable[[], None], steps: int, watched: bool) -> float:
+    if watched:
+        with diagnostics.watch() as report:
+            start = time.perf_counter()
+            for _ in range(steps):
+                step()
+            elapsed = time.perf_counter() - start
+        assert not report.failed, f"the benchmark loop itself is faulty: {report.codes()}"
+    else:
+        start = time.perf_counter()
+        for _ in range(steps):
+            step()
+        elapsed = time.perf_counter() - start
+    return elapsed / steps
+
+
+def measure(name: str, step: Callable[[], None], steps: int, repeats: int) -> float:
+    for _ in range(max(3, steps // 10)):
+        step()  # warm up allocator and kernels
+    plain, watched = [], []
+    for _ in range(repeats):
+        plain.append(_block(step, steps, watched=False))
+        watched.append(_block(step, steps, watched=True))
+    p, w = statistics.median(plain), statistics.median(watched)
+    print(f"{name:<10} plain {p * 1e3:9.3f} ms/step   watched {w * 1e3:9.3f} ms/step   "
+          f"ratio {w / p:.3f}x")
+    return w / p
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--steps", type=int, default=200, help="MLP steps per block")
+    parser.add_argument("--resnet-steps", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {args.threads} thread(s), {args.repeats} repeats")
+    measure("MLP", mlp_step(), args.steps, args.repeats)
+    measure("ResNet-18", resnet_step(), args.resnet_steps, args.repeats)
+
+
+if __name__ == "__main__":
+    main()
