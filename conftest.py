@@ -10,3 +10,7 @@ pytest_plugins = ["pytester"] + [
     for name in ("diagnostics._pytest_plugin", "kata.pytest_plugin")
     if name not in _installed and importlib.util.find_spec(name) is not None
 ]
+
+
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true", help="rewrite golden output files")

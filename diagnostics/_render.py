@@ -40,7 +40,7 @@ def sparkline(values: Sequence[float], width: int = _SPARK_WIDTH) -> str:
         elif span == 0:
             out.append(_BARS[len(_BARS) // 2])
         else:
-            out.append(_BARS[min(len(_BARS) - 1, int((v - lo) / span * len(_BARS)))])
+            out.append(_BARS[round((v - lo) / span * (len(_BARS) - 1))])
     return "".join(out)
 
 
