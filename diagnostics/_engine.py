@@ -13,7 +13,7 @@ import threading
 import traceback
 import weakref
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -167,7 +167,7 @@ class _Dispatcher:
 
     def _wrap_dropout(self, name: str, original: Callable[..., Any]) -> Callable[..., Any]:
         # alpha_dropout's training defaults to False, dropout's to True: read the original's.
-        p_default, training_default = original.__defaults__[:2]
+        p_default, training_default = (original.__defaults__ or (0.5, True))[:2]
 
         def dropout(input: Any, *args: Any, **kwargs: Any) -> Any:
             output = original(input, *args, **kwargs)
@@ -247,7 +247,7 @@ class _Dispatcher:
 
 def _scheduler_classes() -> list[type]:
     """LRScheduler and every class in torch.optim.lr_scheduler that defines its own step()."""
-    classes = {_sched_mod.LRScheduler}
+    classes: set[type] = {_sched_mod.LRScheduler}
     for obj in vars(_sched_mod).values():
         if isinstance(obj, type) and "step" in obj.__dict__:
             classes.add(obj)
@@ -280,7 +280,7 @@ class Watch:
         _DISPATCHER.add(self)
         return self.report
 
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> Literal[False]:
         try:
             if exc is not None and not isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 for check in self._checks:

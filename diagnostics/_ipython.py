@@ -37,8 +37,8 @@ def diagnose(line: str, cell: str, *, shell: Any) -> None:
     try:
         allow, name = _parse(line)
         w = watch(allow=check_codes(allow))
-    except (ValueError, UnknownCodeError) as exc:
-        print(exc)
+    except (ValueError, UnknownCodeError) as problem:
+        print(problem)
         return
     w.__enter__()
     result = None
