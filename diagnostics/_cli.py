@@ -48,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
         help="silence a finding code for a deliberate pattern (repeatable)",
     )
     p.add_argument("--list-codes", action="store_true", help="list every finding code and exit")
+    p.add_argument("--markdown", action="store_true", help="with --list-codes: a Markdown table")
     p.add_argument("script", nargs="?", help="the Python training script to run")
     p.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed on to SCRIPT")
     return p
@@ -70,10 +71,23 @@ def _list_codes(console: Console) -> int:
     return 0
 
 
+def codes_markdown() -> str:
+    """The catalogue as the Markdown table that docs/findings.md carries."""
+    rows = ["| code | severity | family | meaning |", "|---|---|---|---|"]
+    rows += [
+        f"| `{i.code}` | {i.severity.value} | {i.family} | {i.summary} |"
+        for i in CATALOGUE.values()
+    ]
+    return "\n".join(rows) + "\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ns = _parser().parse_args(argv)
     err = Console(file=sys.stderr)
     if ns.list_codes:
+        if ns.markdown:
+            print(codes_markdown(), end="")
+            return 0
         return _list_codes(Console())
     if not ns.script:
         return _usage_error(

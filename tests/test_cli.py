@@ -168,3 +168,13 @@ def test_the_module_runs_as_a_real_command(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert "hello" in proc.stdout and "no faults found" in proc.stderr
+
+
+def test_the_docs_carry_the_catalogue_table_exactly():
+    from diagnostics._cli import codes_markdown
+
+    docs = (Path(__file__).parents[1] / "docs" / "findings.md").read_text(encoding="utf-8")
+    assert codes_markdown() in docs, (
+        "docs/findings.md is out of date: regenerate its table with "
+        "`python -m diagnostics --list-codes --markdown`"
+    )
