@@ -1,0 +1,33 @@
+"""Course tooling for torch-katas: kata metadata, the learner's progress, the pytest plugin.
+
+    import kata
+
+    for meta in kata.discover("."):
+        print(meta.id, meta.title)
+    progress = kata.load_progress(".")
+    progress.use_hint("day11/01_zero_grad")
+    progress.save()
+
+The pytest plugin (``kata.pytest_plugin``) provides the ``kata`` fixture to the katas' tests.
+"""
+
+from __future__ import annotations
+
+from ._loader import KataLoadError
+from ._meta import KataMeta, KataMetaError, KataNotFoundError, discover, find
+from ._meta import load as load_meta
+from ._progress import Progress, ProgressWarning
+from ._progress import load as load_progress
+
+__all__ = [
+    "KataLoadError",
+    "KataMeta",
+    "KataMetaError",
+    "KataNotFoundError",
+    "Progress",
+    "ProgressWarning",
+    "discover",
+    "find",
+    "load_meta",
+    "load_progress",
+]

@@ -1,0 +1,148 @@
+"""The learner's progress: ``.kata/progress.json`` at the course root.
+
+Format (version 1)::
+
+    {"version": 1,
+     "katas": {"day11/01_zero_grad": {"status": "solved", "hints_used": 1,
+                                      "last_run": "2025-01-31T10:00:00+00:00"}}}
+
+``status`` is "solved" or "failing"; ``hints_used`` counts the hints shown (0 to 3). The file
+is written atomically (a temporary file, then ``os.replace``) so that an interrupted run never
+leaves half a file. A file that cannot be read is reported with a :class:`ProgressWarning`,
+kept next to it as ``progress.json.corrupt`` and rebuilt: progress is never a reason to crash.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ._meta import HINT_COUNT
+
+VERSION = 1
+STATUSES = ("solved", "failing")
+PROGRESS_DIR = ".kata"
+PROGRESS_FILE = "progress.json"
+
+
+class ProgressWarning(UserWarning):
+    """The progress file could not be read and was rebuilt."""
+
+
+def progress_path(root: Path | str) -> Path:
+    """Where the progress of the course at ``root`` is kept."""
+    return Path(root) / PROGRESS_DIR / PROGRESS_FILE
+
+
+@dataclass
+class Progress:
+    """The progress of one course. Change it with :meth:`mark` and :meth:`use_hint`."""
+
+    path: Path
+    katas: dict[str, dict[str, Any]] = field(default_factory=dict)
+    problem: str | None = None  # why the file on disk was rebuilt, if it was
+
+    def status(self, kata_id: str) -> str | None:
+        """ "solved", "failing", or None for a kata never run."""
+        return self.katas.get(kata_id, {}).get("status")
+
+    def hints_used(self, kata_id: str) -> int:
+        """How many hints of this kata the learner has seen (0 to 3)."""
+        return int(self.katas.get(kata_id, {}).get("hints_used", 0))
+
+    def mark(self, kata_id: str, status: str, *, when: datetime | None = None) -> None:
+        """Record the outcome of a run of ``kata_id``. Call :meth:`save` to keep it."""
+        if status not in STATUSES:
+            raise ValueError(f"A kata's status is one of {STATUSES}, not {status!r}.")
+        entry = self._entry(kata_id)
+        entry["status"] = status
+        entry["last_run"] = (when or datetime.now(timezone.utc)).isoformat(timespec="seconds")
+
+    def use_hint(self, kata_id: str) -> int:
+        """Count one more hint seen; return its number (1 to 3; stays 3 once all are seen)."""
+        entry = self._entry(kata_id)
+        entry["hints_used"] = min(int(entry.get("hints_used", 0)) + 1, HINT_COUNT)
+        return int(entry["hints_used"])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": VERSION, "katas": {k: dict(v) for k, v in sorted(self.katas.items())}}
+
+    def save(self) -> None:
+        """Write the file atomically, creating ``.kata/`` if needed."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(self.to_dict(), indent=2) + "\n"
+        fd, tmp = tempfile.mkstemp(prefix=".progress-", suffix=".tmp", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def _entry(self, kata_id: str) -> dict[str, Any]:
+        return self.katas.setdefault(kata_id, {"status": "failing", "hints_used": 0})
+
+
+def load(root: Path | str, *, repair: bool = True, warn: bool = True) -> Progress:
+    """Read the progress of the course at ``root``; empty if there is none yet.
+
+    A corrupt file is replaced by empty progress and ``Progress.problem`` says why. With
+    ``repair`` the file is moved aside to ``progress.json.corrupt`` and rebuilt on disk (pass
+    ``repair=False`` to only read, e.g. from parallel test workers); with ``warn`` a
+    :class:`ProgressWarning` is issued.
+    """
+    path = progress_path(root)
+    if not path.exists():
+        return Progress(path)
+    try:
+        katas = _parse(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        return _rebuild(path, str(exc), repair=repair, warn=warn)
+    return Progress(path, katas)
+
+
+def _parse(data: Any) -> dict[str, dict[str, Any]]:
+    """Validate a decoded progress file; ValueError says what is wrong."""
+    if not isinstance(data, dict) or data.get("version") != VERSION:
+        version = data.get("version") if isinstance(data, dict) else None
+        raise ValueError(f"expected version {VERSION}, found {version!r}")
+    katas = data.get("katas")
+    if not isinstance(katas, dict):
+        raise ValueError("'katas' is not an object")
+    for kata_id, entry in katas.items():
+        if not isinstance(entry, dict):
+            raise ValueError(f"the entry of {kata_id!r} is not an object")
+        if entry.get("status") not in STATUSES:
+            raise ValueError(f"{kata_id!r} has status {entry.get('status')!r}")
+        hints = entry.get("hints_used", 0)
+        if type(hints) is not int or not 0 <= hints <= HINT_COUNT:
+            raise ValueError(f"{kata_id!r} has hints_used {hints!r}")
+    return katas
+
+
+def _rebuild(path: Path, reason: str, *, repair: bool, warn: bool) -> Progress:
+    kept = ""
+    if repair:
+        backup = path.with_name(path.name + ".corrupt")
+        try:
+            os.replace(path, backup)
+            kept = f" The unreadable file was kept as {backup}."
+        except OSError:
+            pass
+    problem = (
+        f"The progress file {path} could not be read ({reason}); it was started afresh, "
+        f"so solved katas and hints used count from now on.{kept}"
+    )
+    if warn:
+        warnings.warn(ProgressWarning(problem), stacklevel=3)
+    progress = Progress(path, problem=problem)
+    if repair:
+        progress.save()
+    return progress
