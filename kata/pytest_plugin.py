@@ -1,0 +1,517 @@
+"""The katas' pytest plugin: the ``kata`` fixture, the diagnosis of every kata test, the
+readable failure block, the per-day summary, the JSON report and the learner's progress.
+
+It acts only on the tests of a kata folder (a folder holding ``kata.toml``, under a ``katas/``
+tree or next to a ``test_kata.py``); every other test runs untouched. Registered through the
+``pytest11`` entry point; ``-p kata.pytest_plugin`` loads it from a checkout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from . import _progress
+from . import _report as rpt
+from ._loader import KataLoadError, load_file
+from ._meta import META_FILE, TEST_FILE, KataMeta, KataMetaError, course_root_of
+from ._meta import load as load_meta
+
+__all__ = ["Kata"]
+
+_RULE = "-" * 72
+_DIAGNOSIS_FAILED = (
+    "The test's own checks passed, but the diagnosis found a fault in your code: a kata is "
+    "solved when the training is right, not only when the numbers look right."
+)
+_NO_ACCELERATOR = (
+    "This kata runs on an accelerator, and the simulated accelerator (kata/accelerator.py) "
+    "is not installed: the kata is skipped."
+)
+
+
+class KataDiagnosisFailed(Exception):
+    """The test passed, but the diagnosis found an error or warning in the learner's code."""
+
+
+class Kata:
+    """The ``kata`` fixture: the kata under test, its seed, and its learner files."""
+
+    def __init__(self, meta: KataMeta, *, seed: int, solution: bool) -> None:
+        self.meta = meta
+        self.seed = seed
+        self.solution = solution
+        self._modules: dict[str, ModuleType] = {}
+
+    @property
+    def dir(self) -> Path:
+        """The folder the learner's files are loaded from (the solution's with --kata-solution)."""
+        return self.meta.solution_dir if self.solution else self.meta.dir
+
+    def path(self, name: str | None = None) -> Path:
+        """The path of a file the kata declares (the first one by default)."""
+        name = name or self.meta.files[0]
+        if name not in self.meta.files:
+            raise KataLoadError(
+                f"{name!r} is not one of this kata's files {list(self.meta.files)} "
+                f"(see 'files' in {self.meta.meta_path}).",
+                path=self.meta.meta_path,
+            )
+        path = self.dir / name
+        if not path.is_file():
+            what = "solution" if self.solution else "kata"
+            raise KataLoadError(f"The {what} file {path} is missing.", path=path)
+        return path
+
+    def load(self, name: str | None = None) -> ModuleType:
+        """Import a learner file (or its solution) as a fresh module; once per test."""
+        path = self.path(name)
+        if path.name not in self._modules:
+            variant = "solution" if self.solution else "learner"
+            label = f"{self.meta.day_name}_{self.meta.name}_{variant}_{path.stem}"
+            self._modules[path.name] = load_file(path, label=label)
+        return self._modules[path.name]
+
+    def __repr__(self) -> str:
+        return f"<Kata {self.meta.id} seed={self.seed}{' solution' if self.solution else ''}>"
+
+
+# -- per-run and per-test state -------------------------------------------------------------
+
+
+@dataclass
+class _Run:
+    seed: int
+    solution: bool
+    report_path: Path | None
+    use_progress: bool
+    traceback: bool
+    results: rpt.Results = field(default_factory=rpt.Results)
+    metas: dict[Path, KataMeta | KataMetaError] = field(default_factory=dict)
+    progress: dict[Path, _progress.Progress] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    def meta(self, kata_dir: Path) -> KataMeta | KataMetaError:
+        if kata_dir not in self.metas:
+            try:
+                self.metas[kata_dir] = load_meta(kata_dir)
+            except KataMetaError as exc:
+                self.metas[kata_dir] = exc
+        return self.metas[kata_dir]
+
+    def hints_used(self, meta: KataMeta) -> int:
+        """Read-only here: workers run in parallel, only the controller writes progress."""
+        if not self.use_progress:
+            return 0
+        root = meta.course_root
+        if root not in self.progress:
+            self.progress[root] = _progress.load(root, repair=False, warn=False)
+        return self.progress[root].hints_used(meta.id)
+
+
+@dataclass
+class _Test:
+    kata_dir: Path
+    meta: KataMeta | None
+    error: KataMetaError | None
+    report: Any = None  # the diagnostics.Report of the call phase
+
+
+_RUN = pytest.StashKey[_Run]()
+_TEST = pytest.StashKey[_Test]()
+
+
+def kata_dir_of(path: Path) -> Path | None:
+    """The kata folder a test file belongs to, or None if it is not a kata's test."""
+    folder = path.parent
+    if not (folder / META_FILE).is_file():
+        return None
+    return folder if path.name == TEST_FILE or "katas" in folder.parts else None
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+# -- options and configuration ------------------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("kata", "torch-katas")
+    group.addoption(
+        "--kata-seed", type=int, default=0, metavar="N",
+        help="seed of the katas' tests: kata.seed, torch, random and numpy (default 0)",
+    )  # fmt: skip
+    group.addoption(
+        "--kata-solution", action="store_true",
+        help="run the katas' tests against solutions/ instead of the learner's files",
+    )  # fmt: skip
+    group.addoption(
+        "--kata-report", metavar="PATH", default=None,
+        help="write the katas' results as JSON to PATH (format: docs/kata-report.md)",
+    )  # fmt: skip
+    group.addoption(
+        "--kata-no-progress", action="store_true",
+        help="neither read nor record the learner's progress (.kata/progress.json)",
+    )  # fmt: skip
+    group.addoption(
+        "--kata-traceback", action="store_true",
+        help="add pytest's full traceback under each failing kata test",
+    )  # fmt: skip
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    report = config.getoption("kata_report")
+    config.stash[_RUN] = _Run(
+        seed=config.getoption("kata_seed"),
+        solution=config.getoption("kata_solution"),
+        report_path=Path(report).resolve() if report else None,
+        use_progress=not config.getoption("kata_no_progress"),
+        traceback=config.getoption("kata_traceback"),
+    )
+    if not _is_worker(config):  # under xdist the controller sums up the workers' reports
+        config.pluginmanager.register(_Results(config), "kata-results")
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if not _about_katas(config):
+        return None
+    import torch
+
+    run = config.stash[_RUN]
+    files = "solutions" if run.solution else "learner's files"
+    device = f"cuda ({torch.cuda.get_device_name()})" if torch.cuda.is_available() else "cpu"
+    return f"katas: seed {run.seed}, {files}, torch {torch.__version__}, {device}"
+
+
+def _about_katas(config: pytest.Config) -> bool:
+    """Does this run concern katas? (The header is printed before collection.)"""
+    run = config.stash[_RUN]
+    if run.solution or run.seed or run.report_path:
+        return True
+    for arg in config.args:
+        path = Path(arg.split("::")[0])
+        if "katas" in path.parts or (path / META_FILE).is_file():
+            return True
+    return False
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Folders starting with '_' in a katas tree (the template, drafts) hold no katas."""
+    name = collection_path.name
+    if name.startswith("_") and "katas" in collection_path.parts and collection_path.is_dir():
+        return True
+    return None
+
+
+# -- the fixture ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def kata(request: pytest.FixtureRequest) -> Kata:
+    """The kata whose test is running: ``kata.load("train.py")``, ``kata.seed``, ``kata.meta``."""
+    test = request.node.stash.get(_TEST, None)
+    if test is None:
+        raise pytest.UsageError(
+            f"The 'kata' fixture works only in a kata's {TEST_FILE}, next to its {META_FILE}; "
+            f"{request.node.nodeid} is not in a kata folder."
+        )
+    if test.error is not None:
+        raise test.error
+    assert test.meta is not None
+    run = request.config.stash[_RUN]
+    return Kata(test.meta, seed=run.seed, solution=run.solution)
+
+
+# -- running a kata test ------------------------------------------------------------------------
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    kata_dir = kata_dir_of(item.path)
+    if kata_dir is None:
+        return (yield)
+    run = item.config.stash[_RUN]
+    meta = run.meta(kata_dir)
+    test = item.stash[_TEST] = _Test(
+        kata_dir,
+        meta if isinstance(meta, KataMeta) else None,
+        meta if isinstance(meta, KataMetaError) else None,
+    )
+    _seed_everything(run.seed)
+    result = yield
+    if test.error is not None:
+        raise test.error
+    if test.meta is not None and test.meta.accelerator and _accelerator_module() is None:
+        pytest.skip(_NO_ACCELERATOR)
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    test = item.stash.get(_TEST, None)
+    if test is None or test.meta is None:
+        return (yield)
+    import diagnostics
+
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(_torch_state_kept())
+        if test.meta.accelerator:
+            accelerator = _accelerator_module()
+            assert accelerator is not None  # checked at setup
+            stack.enter_context(accelerator.accelerator())
+        test.report = stack.enter_context(diagnostics.watch())
+        result = yield
+    if test.report.failed:
+        raise KataDiagnosisFailed(_DIAGNOSIS_FAILED)
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report: pytest.TestReport = yield
+    test = item.stash.get(_TEST, None)
+    if test is None:
+        return report
+    meta = test.meta
+    props: list[tuple[str, Any]] = [
+        (rpt.ID, meta.id if meta else f"{test.kata_dir.parent.name}/{test.kata_dir.name}"),
+        (rpt.DAY, test.kata_dir.parent.name),
+        (rpt.TITLE, meta.title if meta else ""),
+        (rpt.ROOT, str(course_root_of(test.kata_dir))),
+    ]
+    if call.when == "call" and test.report is not None:
+        props.append((rpt.FINDINGS, [_finding_dict(f) for f in test.report.findings]))
+    if test.error is not None:
+        props.append((rpt.PROBLEM, str(test.error)))
+    # A new list: pytest shares item.user_properties with every report of the item.
+    report.user_properties = [*report.user_properties, *props]
+    if report.failed and call.excinfo is not None:
+        run = item.config.stash[_RUN]
+        block = _failure_block(item, test, call.excinfo, run, call.when)
+        if run.traceback:
+            block += f"\n\nFull traceback:\n{report.longreprtext}"
+        report.longrepr = block
+    return report
+
+
+def _finding_dict(finding: Any) -> dict[str, Any]:
+    return {
+        "code": finding.code,
+        "severity": finding.severity.value,
+        "location": str(finding.location) if finding.location else None,
+        "count": finding.count,
+    }
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    with contextlib.suppress(ImportError):
+        import numpy
+
+        numpy.random.seed(seed)
+    import torch
+
+    torch.manual_seed(seed)
+
+
+@contextlib.contextmanager
+def _torch_state_kept() -> Iterator[None]:
+    """Undo global torch switches a kata's code may flip, so the next kata starts clean."""
+    import torch
+
+    grad, dtype = torch.is_grad_enabled(), torch.get_default_dtype()
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    try:
+        yield
+    finally:
+        torch.set_grad_enabled(grad)
+        torch.set_default_dtype(dtype)
+        torch.use_deterministic_algorithms(deterministic)
+
+
+def _accelerator_module() -> Any:
+    try:
+        from . import accelerator
+    except ImportError:
+        return None
+    return accelerator
+
+
+# -- the failure block --------------------------------------------------------------------------
+
+
+def _failure_block(item: pytest.Item, test: _Test, excinfo: Any, run: _Run, when: str) -> str:
+    meta = test.meta
+    kata_id = f"{test.kata_dir.parent.name}/{test.kata_dir.name}"
+    # The first line also ends up in pytest's short summary: make it the kata's name.
+    parts = [f"Kata {kata_id}: {meta.title}" if meta else f"Kata {kata_id}", _RULE]
+    parts += [f"{item.name} {'failed' if when == 'call' else 'could not run'}.", ""]
+    parts.append(_what_happened(excinfo, test))
+    if test.report is not None and test.report.findings:
+        parts += ["", "Diagnosis:", _report_text(test.report).rstrip()]
+    if meta is not None:
+        used = run.hints_used(meta)
+        number = min(used, len(meta.hints) - 1) + 1
+        parts += ["", f"Hint {number} of {len(meta.hints)}: {meta.hints[number - 1]}"]
+    where = _display(test.kata_dir, item.config.rootpath)
+    parts += ["", f"Run it again: pytest {where}"]
+    return "\n".join(parts)
+
+
+def _what_happened(excinfo: Any, test: _Test) -> str:
+    exc = excinfo.value
+    if isinstance(exc, (KataLoadError, KataDiagnosisFailed)):
+        return str(exc)
+    if isinstance(exc, KataMetaError):
+        return f"The kata's {META_FILE} is invalid, so the kata cannot run:\n  {exc}"
+    if isinstance(exc, AssertionError):
+        return "The test says: " + _plain_assertion(str(exc))
+    where = _learner_frame(excinfo.tb, test)
+    return f"Your code stopped with {type(exc).__name__}: {exc}{where}"
+
+
+def _plain_assertion(message: str) -> str:
+    """The author's words, without pytest's rewritten 'assert a < b' explanation."""
+    lines = message.splitlines()
+    words = []
+    for line in lines:
+        if line.startswith("assert "):
+            break
+        words.append(line)
+    return "\n".join(words).strip() or (lines[0] if lines else "an assertion failed.")
+
+
+def _learner_frame(tb: Any, test: _Test) -> str:
+    """' at train.py:23' and its source line: the last frame of a kata file in the traceback."""
+    frames = [
+        f
+        for f in traceback.extract_tb(tb)
+        if Path(f.filename).name != TEST_FILE and _in_kata(Path(f.filename), test)
+    ]
+    if not frames:
+        return ""
+    frame = frames[-1]
+    return f"\n  at {Path(frame.filename).name}:{frame.lineno}: {(frame.line or '').strip()}"
+
+
+def _in_kata(path: Path, test: _Test) -> bool:
+    folders = [test.kata_dir]
+    if test.meta is not None:
+        folders.append(test.meta.solution_dir)
+    return any(path.parent.resolve() == folder.resolve() for folder in folders)
+
+
+def _report_text(report: Any) -> str:
+    try:
+        from diagnostics._render import report_text
+    except ImportError:
+        return "\n".join(
+            f"{f.severity.value} {f.code}"
+            + (f" at {f.location}" if f.location else "")
+            + f": {f.message}\n  fix: {f.fix}"
+            for f in report.findings
+        )
+    return str(report_text(report))
+
+
+def _display(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+# -- results: summary, JSON report, progress ----------------------------------------------------
+
+
+class _Results:
+    """Hooks of one run that gather the results; they run on the controller under xdist."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.run = config.stash[_RUN]
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.run.results.add(
+            nodeid=report.nodeid,
+            when=report.when,
+            outcome=report.outcome,
+            properties=report.user_properties,
+        )
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        """A kata whose test file cannot even be collected counts as failing."""
+        if not report.failed:
+            return
+        path = self.config.rootpath / report.nodeid.split("::")[0]
+        kata_dir = kata_dir_of(path)
+        if kata_dir is None:
+            return
+        meta = self.run.meta(kata_dir)
+        self.run.results.add(
+            nodeid=f"{path.name}::collection",
+            when="collect",
+            outcome="failed",
+            properties=[
+                (rpt.ID, f"{kata_dir.parent.name}/{kata_dir.name}"),
+                (rpt.DAY, kata_dir.parent.name),
+                (rpt.TITLE, meta.title if isinstance(meta, KataMeta) else ""),
+                (rpt.ROOT, str(course_root_of(kata_dir))),
+                (rpt.PROBLEM, f"{TEST_FILE} could not be collected."),
+            ],
+        )
+
+    def pytest_sessionfinish(self) -> None:
+        run = self.run
+        if not run.results:
+            return
+        progress = self._record_progress() if run.use_progress else {}
+        if run.report_path is not None:
+            hints = {
+                result.id: progress[Path(result.root)].hints_used(result.id)
+                for result in run.results.katas.values()
+                if Path(result.root) in progress
+            }
+            data = run.results.to_dict(seed=run.seed, solution=run.solution, hints=hints)
+            rpt.write_json(run.report_path, data)
+
+    def _record_progress(self) -> dict[Path, _progress.Progress]:
+        """Load (repairing a corrupt file), record this run's outcomes, save."""
+        by_root: dict[Path, _progress.Progress] = {}
+        for result in self.run.results.katas.values():
+            root = Path(result.root)
+            if root not in by_root:
+                by_root[root] = _progress.load(root, warn=False)
+                if by_root[root].problem:
+                    self.run.problems.append(by_root[root].problem)
+            if not self.run.solution and result.status != "skipped":
+                by_root[root].mark(result.id, result.status)
+        if not self.run.solution:
+            for progress in by_root.values():
+                try:
+                    progress.save()
+                except OSError as exc:
+                    self.run.problems.append(f"The progress file could not be saved: {exc}")
+        return by_root
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        run = self.run
+        if not run.results:
+            return
+        variant = " (solutions)" if run.solution else ""
+        terminalreporter.write_sep("=", f"katas, seed {run.seed}{variant}")
+        for line in run.results.summary_lines():
+            terminalreporter.write_line(line)
+        for problem in run.problems:
+            terminalreporter.write_line(f"warning: {problem}", yellow=True)
+        if run.report_path is not None:
+            terminalreporter.write_line(f"kata report written to {run.report_path}")
