@@ -1,9 +1,575 @@
-"""Checks of the 'modes' family (see diagnostics/_catalogue.py for their codes)."""
+"""Checks of the 'modes' family: train-mode-in-eval, eval-mode-in-training, eval-without-no-grad.
+
+Every mode fault is about one *root* forward: a module called from outside any other module's
+forward (the user's ``model(x)``). The module hooks keep a stack of the modules running, so a
+dropout or BatchNorm call knows its module and its root in O(1). At the end of a root forward
+that matters, a small record is kept; it is judged at the next optimizer step (or the next
+backward, or the end of the watch), once it is known whether a backward used the output:
+
+* a forward with dropout or BatchNorm in training mode whose output no backward used before
+  the next step of *this model's* optimizer was an evaluation: ``train-mode-in-eval``. (A GAN's
+  generator forward for the discriminator step is followed by the discriminator's optimizer
+  step, which holds none of the generator's parameters: it is not judged an evaluation.)
+* a forward in eval mode with gradients enabled whose output a backward used, followed by a
+  step of an optimizer over the model's trainable parameters: ``eval-mode-in-training``,
+  provided dropout or BatchNorm layers in the trained part of the model are in eval mode
+  (frozen BatchNorm, whose affine parameters do not train, is deliberate).
+* a forward in eval mode with gradients enabled whose output required grad but that no
+  backward used: ``eval-without-no-grad`` (info).
+
+"Used by a backward" is a pre-hook on the output's ``grad_fn``, registered only for root
+forwards that can be faulty (training mode with dropout/BatchNorm active, or eval mode with
+grad enabled); plain eval under ``no_grad`` costs a couple of attribute reads per call.
+
+Deliberate patterns that stay silent: BatchNorm recalibration with ``momentum=None``
+(``torch.optim.swa_utils.update_bn``), frozen BatchNorm in a model that is in training mode,
+frozen teachers (their output does not require grad), EMA copies and teachers in training mode
+(no optimizer holds their parameters), optimizing an input tensor through a model in eval mode.
+"""
 
 from __future__ import annotations
 
+import sys
+import weakref
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
+from torch.nn.modules.dropout import _DropoutNd
+
+from .._findings import Location
+from .._location import _display, is_user_file
 from ._base import Check
+
+_FIX_TRAIN_IN_EVAL = (
+    "Call model.eval() before evaluating and model.train() before training again; keep the "
+    "evaluation under torch.no_grad()."
+)
+_FIX_FUNCTIONAL = (
+    "Pass training=self.training to F.{name}() (or use an nn.Dropout module, which follows "
+    "model.train() and model.eval())."
+)
+_FIX_LOOSE = (
+    "Pass training=False to F.{name}() when evaluating, or call the model's eval() if this "
+    "runs inside a module."
+)
+_FIX_EVAL_IN_TRAINING = (
+    "Call model.train() at the start of every training epoch (after each validation), so "
+    "training never runs with the modes that validation left behind."
+)
+_FIX_EVAL_WITHOUT_NO_GRAD = (
+    "Wrap evaluation in `with torch.no_grad():` (or torch.inference_mode()); model.eval() "
+    "switches dropout and BatchNorm to eval behaviour but does not stop graph building."
+)
+_CONSEQUENCE_DROPOUT = "dropout zeroes random activations, so the scores are noisy and too low"
+_CONSEQUENCE_BN = (
+    "BatchNorm normalizes with each batch's own statistics and overwrites its running "
+    "statistics with the evaluation data"
+)
+_MAX_RECORDS = 512  # forwards awaiting judgement; more means no step ever comes: drop the oldest
+
+_USER_FILE: dict[str, bool] = {}  # filename -> is_user_file(filename), the frame walk's cache
+
+Site = tuple[str, int, str]  # (filename, line, function), turned into a Location when reported
+
+
+def _user_frames(skip: int, limit: int) -> tuple[Site, ...]:
+    """The innermost ``limit`` user frames, cheaply (is_user_file cached per file name)."""
+    out: list[Site] = []
+    frame: Any = sys._getframe(skip)
+    while frame is not None and len(out) < limit:
+        code = frame.f_code
+        name = code.co_filename
+        user = _USER_FILE.get(name)
+        if user is None:
+            user = _USER_FILE[name] = is_user_file(name)
+        if user:
+            out.append((name, frame.f_lineno, code.co_name))
+        frame = frame.f_back
+    return tuple(out)
+
+
+def _location(site: Site | None) -> Location | None:
+    return Location(_display(site[0]), site[1], site[2]) if site else None
+
+
+def _chain(frames: tuple[Site, ...]) -> str:
+    return " <- ".join(f"{fn}() at {_display(file)}:{line}" for file, line, fn in frames)
+
+
+class _Record:
+    """One root forward awaiting judgement.
+
+    It holds its model strongly until judged (at the next optimizer step, at the latest when
+    the watch ends), so that an evaluation at the end of a function whose model is then
+    dropped is still reported.
+    """
+
+    __slots__ = ("bw", "eval", "frames", "grad", "root", "used")
+
+    def __init__(
+        self, root: nn.Module, frames: tuple[Site, ...], bw: int, *, eval: bool, grad: bool
+    ) -> None:
+        self.root = root
+        self.frames = frames
+        self.bw = bw  # backwards started before this forward
+        self.eval = eval  # root in eval mode with grad enabled (else: train-mode layers active)
+        self.grad = grad
+        self.used = False
+
+    def mark_used(self, *_: Any) -> None:
+        self.used = True
 
 
 class ModeChecks(Check):
-    """Not written yet."""
+    """Dropout and BatchNorm modes that do not match what the forward is used for."""
+
+    def __init__(self, watch: Any) -> None:
+        super().__init__(watch)
+        self._stack: list[nn.Module] = []  # modules whose forward is running, root first
+        self._active = False  # this root forward ran dropout or a BatchNorm update in train mode
+        self._recalibrating = False  # ...ran a BatchNorm with momentum=None (update_bn)
+        self._records: list[_Record] = []
+        self._trained_in_eval: dict[int, _Record] = {}  # root id -> last used eval-mode forward
+        self._backwards = 0
+        self._rnn_dropout: dict[int, tuple[weakref.ref, bool]] = {}
+        self._eval_layers: dict[tuple[int, int], list[str]] = {}
+        self._reported: dict[Any, tuple[Location | None, dict[str, str], str]] = {}
+
+    # -- module hooks: O(1) per call --------------------------------------------------------
+    def on_module_forward_pre(self, module: nn.Module, args: Any) -> None:
+        stack = self._stack
+        if not stack:
+            self._active = False
+            self._recalibrating = False
+        stack.append(module)
+
+    def on_module_forward(self, module: nn.Module, args: Any, output: Any) -> None:
+        stack = self._stack
+        if not stack:
+            return
+        if stack[-1] is module:
+            stack.pop()
+        elif not self._unwind(module):
+            return
+        if not stack:
+            self._root_done(module, output)
+
+    def _unwind(self, module: nn.Module) -> bool:
+        """An inner forward raised and was caught: drop the modules that never returned."""
+        for i in range(len(self._stack) - 1, -1, -1):
+            if self._stack[i] is module:
+                del self._stack[i:]
+                return True
+        return False
+
+    # -- dropout and BatchNorm calls ----------------------------------------------------------
+    def on_dropout(self, name: str, input: Any, p: float, training: bool, output: Any) -> None:
+        if not training or not p:
+            return
+        stack = self._stack
+        if not stack:
+            if not torch.is_grad_enabled():
+                self._report_loose(f"F.{name}", f"p={p:g}", _FIX_LOOSE.format(name=name))
+            return
+        top = stack[-1]
+        if top.training:
+            self._active = True
+        else:
+            self._report_functional(top, f"F.{name}", f"p={p:g}", _FIX_FUNCTIONAL.format(name=name))
+
+    def on_batch_norm(
+        self, input: Any, running_mean: Any, training: bool, momentum: Any, output: Any
+    ) -> None:
+        if not training or running_mean is None:
+            return  # running statistics used, or not tracked: nothing is updated
+        stack = self._stack
+        if not stack:
+            if not torch.is_grad_enabled():
+                self._report_loose(
+                    "F.batch_norm",
+                    "running statistics updated",
+                    _FIX_LOOSE.format(name="batch_norm"),
+                )
+            return
+        top = stack[-1]
+        if getattr(top, "momentum", 0.1) is None:
+            self._recalibrating = True  # cumulative average: a deliberate recalibration pass
+        elif top.training:
+            self._active = True
+        else:
+            self._report_functional(
+                top,
+                "F.batch_norm",
+                "training=True",
+                "Pass training=self.training to F.batch_norm().",
+            )
+
+    # -- the end of a root forward --------------------------------------------------------------
+    def _root_done(self, root: nn.Module, output: Any) -> None:
+        grad = torch.is_grad_enabled()
+        if not root.training:
+            if grad:
+                self._track(root, output, eval=True)
+            if not self._active:
+                return
+        elif not self._active and not self._has_rnn_dropout(root):
+            return
+        if not self._recalibrating:
+            self._track(root, output, eval=False)
+
+    def _track(self, root: nn.Module, output: Any, *, eval: bool) -> None:
+        grad = torch.is_grad_enabled()
+        nodes = _grad_fns(output) if grad else ()
+        if eval and not nodes:
+            return  # nothing recorded for autograd: a frozen model, nothing to judge
+        # Training forwards are the common case: keep only their call site (one frame).
+        frames = _user_frames(2, 3 if not grad or eval else 1)
+        if not frames or not _is_direct_call(frames[0]):
+            return  # called by a third-party library, not by the user's code
+        record = _Record(root, frames, self._backwards, eval=eval, grad=grad)
+        for node in nodes:
+            node.register_prehook(record.mark_used)
+        records = self._records
+        records.append(record)
+        if len(records) > _MAX_RECORDS:
+            del records[: len(records) - _MAX_RECORDS]
+
+    def _has_rnn_dropout(self, root: nn.Module) -> bool:
+        """Does ``root`` hold an nn.RNN/LSTM/GRU with dropout between layers (no F.dropout)?"""
+        cached = self._rnn_dropout.get(id(root))
+        if cached is not None and cached[0]() is root:
+            return cached[1]
+        found = any(
+            isinstance(m, nn.RNNBase) and m.dropout > 0 and m.num_layers > 1 for m in root.modules()
+        )
+        self._rnn_dropout[id(root)] = (weakref.ref(root), found)
+        return found
+
+    # -- judgement -------------------------------------------------------------------------------
+    def on_backward(self, tensors: Any) -> None:
+        # Forwards followed by two backwards and no optimizer step: the parameters are updated
+        # by hand (or gradients accumulate); judge them without an optimizer to compare with.
+        self._judge(None, self._backwards - 1)
+        self._backwards += 1
+
+    def on_step_pre(self, optimizer: Any) -> None:
+        self._stack.clear()  # no forward runs when a step starts: recover from any exception
+        self._judge(optimizer, self._backwards)
+        if self._trained_in_eval:
+            self._judge_trained_in_eval(optimizer)
+
+    def finish(self) -> None:
+        for record in self._records:
+            self._verdict(record, None, final=True)
+        self._records.clear()
+        self._trained_in_eval.clear()
+
+    def _judge(self, optimizer: Any, done: int) -> None:
+        """Judge the forwards that ``done`` backwards (all finished by now) came after."""
+        records = self._records
+        if not records:
+            return
+        keep = [r for r in records if r.bw >= done]  # too early to judge
+        if len(keep) == len(records):
+            return
+        ids = _param_ids(optimizer) if optimizer is not None else None
+        for record in records:
+            if record.bw < done:
+                self._verdict(record, ids, optimizer=optimizer)
+        self._records = keep
+
+    def _verdict(
+        self, record: _Record, ids: set[int] | None, *, optimizer: Any = None, final: bool = False
+    ) -> None:
+        """Judge one forward once a backward (and maybe a step) has followed it."""
+        root = record.root
+        if record.eval:
+            if not record.used:
+                self._report_eval_without_no_grad(root, record)
+            else:
+                self._trained_in_eval[id(root)] = record
+            return
+        if record.used:
+            return
+        params = [p for p in root.parameters() if p.requires_grad]
+        if not params:
+            return  # parameter-free or frozen (input noise, a frozen feature extractor)
+        if ids is not None and not any(id(p) in ids for p in params):
+            return  # another model's optimizer stepped (a GAN's D after G's forward)
+        self._report_train_in_eval(root, record, final=final)
+
+    def _judge_trained_in_eval(self, optimizer: Any) -> None:
+        ids = _param_ids(optimizer)
+        for key, record in list(self._trained_in_eval.items()):
+            root = record.root
+            trained = [p for p in root.parameters() if p.requires_grad and id(p) in ids]
+            if not trained:
+                continue  # e.g. the optimizer holds an input tensor (adversarial examples)
+            del self._trained_in_eval[key]
+            cache_key = (id(root), id(optimizer))
+            layers = self._eval_layers.get(cache_key)
+            if layers is None:
+                layers = self._eval_layers[cache_key] = _eval_mode_layers(root, ids)
+            if layers:
+                self._report_eval_in_training(root, record, optimizer, layers)
+
+    # -- reports -------------------------------------------------------------------------------
+    def _report_train_in_eval(self, root: nn.Module, record: _Record, *, final: bool) -> None:
+        key = ("train-mode-in-eval", id(root), record.frames[0])
+        if key not in self._reported:
+            dropouts, norms = _train_mode_layers(root)
+            layers = dropouts + norms
+            name = _model_name(root)
+            if not record.grad:
+                context = "under torch.no_grad(), an evaluation"
+            elif final:
+                context = "with gradients enabled whose output no backward pass used"
+            else:
+                context = (
+                    "with gradients enabled whose output no backward pass used before the next "
+                    "optimizer step on its parameters: an evaluation"
+                )
+            effects = []
+            if dropouts:
+                effects.append(_CONSEQUENCE_DROPOUT)
+            if norms:
+                effects.append(_CONSEQUENCE_BN)
+            mode = "in training mode" if root.training else "with layers in training mode"
+            message = (
+                f"{name} ran a forward pass {context}, {mode}: "
+                f"{_join(layers) or 'its dropout or BatchNorm layers'} "
+                f"{'is' if len(layers) == 1 else 'are'} active. In training mode "
+                f"{' and '.join(effects) or 'these layers behave randomly'}; model.eval() was "
+                f"not called before evaluating."
+            )
+            evidence = {
+                "model": f"{name} ({'training' if root.training else 'eval'} mode)",
+                "layers in training mode": _join(layers) or "(none found by module type)",
+                "gradients": "enabled" if record.grad else "disabled (no_grad)",
+            }
+            if len(record.frames) > 1:
+                evidence["called from"] = _chain(record.frames[1:])
+            self._reported[key] = (_location(record.frames[0]), evidence, message)
+        location, evidence, message = self._reported[key]
+        self.emit(
+            "train-mode-in-eval",
+            key=key,
+            message=message,
+            fix=_FIX_TRAIN_IN_EVAL,
+            location=location,
+            evidence=evidence,
+            subject=root,
+        )
+
+    def _report_functional(self, module: nn.Module, call: str, detail: str, fix: str) -> None:
+        key = ("functional", id(module), call)
+        if key not in self._reported:
+            frames = _user_frames(2, 4)
+            owner = type(module).__name__
+            path = _path_in(self._stack[0], module)
+            where = f"{path} ({owner})" if path else owner
+            message = (
+                f"{owner}.forward calls {call}(..., training=True) ({detail}) while {where} is "
+                f"in eval mode: the functional call does not follow model.eval(), so it stays "
+                f"active during evaluation and makes the results random."
+            )
+            evidence = {"module": f"{where}, eval mode", "call": f"{call}, {detail}"}
+            if len(frames) > 1:
+                evidence["called from"] = _chain(frames[1:])
+            location = _location(frames[0]) if frames else None
+            self._reported[key] = (location, evidence, message)
+        location, evidence, message = self._reported[key]
+        self.emit(
+            "train-mode-in-eval",
+            key=key,
+            message=message,
+            fix=fix,
+            location=location,
+            evidence=evidence,
+            subject=module,
+        )
+
+    def _report_loose(self, call: str, detail: str, fix: str) -> None:
+        frames = _user_frames(2, 3)
+        site = frames[0] if frames else None
+        key = ("loose", call, site)
+        message = (
+            f"{call}(..., training=True) ({detail}) ran under torch.no_grad(), outside any "
+            f"module: an evaluation with the training behaviour switched on, so its results "
+            f"are random."
+        )
+        evidence = {"call": f"{call}, {detail}"}
+        if len(frames) > 1:
+            evidence["called from"] = _chain(frames[1:])
+        self.emit(
+            "train-mode-in-eval",
+            key=key,
+            message=message,
+            fix=fix,
+            location=_location(site),
+            evidence=evidence,
+        )
+
+    def _report_eval_in_training(
+        self, root: nn.Module, record: _Record, optimizer: Any, layers: list[str]
+    ) -> None:
+        key = ("eval-mode-in-training", id(root), record.frames[0])
+        if key not in self._reported:
+            name = _model_name(root)
+            message = (
+                f"{name} is in eval mode while {type(optimizer).__name__} trains it: a "
+                f"backward pass went through this forward and the optimizer then stepped "
+                f"{name}'s parameters, but {_join(layers)} "
+                f"{'are' if len(layers) != 1 else 'is'} in eval mode. Dropout does nothing "
+                f"and BatchNorm normalizes with its frozen running statistics instead of "
+                f"learning them; model.eval() was called (for validation) and model.train() "
+                f"was not called again."
+            )
+            evidence = {
+                "model": f"{name} (eval mode)",
+                "layers in eval mode": _join(layers),
+                "optimizer": type(optimizer).__name__,
+            }
+            if len(record.frames) > 1:
+                evidence["called from"] = _chain(record.frames[1:])
+            self._reported[key] = (_location(record.frames[0]), evidence, message)
+        location, evidence, message = self._reported[key]
+        self.emit(
+            "eval-mode-in-training",
+            key=key,
+            message=message,
+            fix=_FIX_EVAL_IN_TRAINING,
+            location=location,
+            evidence=evidence,
+            subject=root,
+        )
+
+    def _report_eval_without_no_grad(self, root: nn.Module, record: _Record) -> None:
+        key = ("eval-without-no-grad", id(root), record.frames[0])
+        if key not in self._reported:
+            name = _model_name(root)
+            message = (
+                f"{name} ran in eval mode with gradients enabled: autograd recorded a graph "
+                f"for its output that no backward pass used, which costs memory and time "
+                f"during evaluation."
+            )
+            evidence = {"model": f"{name} (eval mode)", "gradients": "enabled"}
+            if len(record.frames) > 1:
+                evidence["called from"] = _chain(record.frames[1:])
+            self._reported[key] = (_location(record.frames[0]), evidence, message)
+        location, evidence, message = self._reported[key]
+        self.emit(
+            "eval-without-no-grad",
+            key=key,
+            message=message,
+            fix=_FIX_EVAL_WITHOUT_NO_GRAD,
+            location=location,
+            evidence=evidence,
+            subject=root,
+        )
+
+
+# -- helpers --------------------------------------------------------------------------------------
+def _grad_fns(output: Any) -> tuple[Any, ...]:
+    """The distinct grad_fn nodes of the tensors in a forward's output (up to 4)."""
+    if isinstance(output, torch.Tensor):
+        fn = output.grad_fn
+        return (fn,) if fn is not None else ()
+    if isinstance(output, dict):
+        output = list(output.values())
+    if not isinstance(output, (tuple, list)):
+        return ()
+    found: list[Any] = []
+    for item in output[:8]:
+        if isinstance(item, (tuple, list)):
+            items: Any = item[:4]
+        else:
+            items = (item,)
+        for tensor in items:
+            if isinstance(tensor, torch.Tensor) and tensor.grad_fn is not None:
+                fn = tensor.grad_fn
+                if all(fn is not other for other in found):
+                    found.append(fn)
+    return tuple(found[:4])
+
+
+def _is_direct_call(site: Site) -> bool:
+    """Was the root called from the user's code (not from a library installed in site-packages,
+    such as a model-summary tool)?"""
+    return "site-packages" not in site[0] and "dist-packages" not in site[0]
+
+
+def _param_ids(optimizer: Any) -> set[int]:
+    return {id(p) for group in optimizer.param_groups for p in group["params"]}
+
+
+def _model_name(root: nn.Module) -> str:
+    return type(root).__name__
+
+
+def _join(items: list[str], limit: int = 4) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def _path_in(root: nn.Module, module: nn.Module) -> str:
+    if module is root:
+        return ""
+    for name, m in root.named_modules():
+        if m is module:
+            return name
+    return ""
+
+
+def _describe(name: str, module: nn.Module) -> str:
+    kind = type(module).__name__
+    label = name or "(the model itself)"
+    if isinstance(module, _DropoutNd):
+        return f"{label} ({kind} p={module.p:g})"
+    if isinstance(module, nn.RNNBase):
+        return f"{label} ({kind} dropout={module.dropout:g})"
+    return f"{label} ({kind})"
+
+
+def _train_mode_layers(root: nn.Module) -> tuple[list[str], list[str]]:
+    """Dropout layers, and statistics-tracking BatchNorm layers, of ``root`` in training mode."""
+    dropouts, norms = [], []
+    for name, m in root.named_modules():
+        if not m.training:
+            continue
+        if (isinstance(m, _DropoutNd) and m.p > 0) or (
+            isinstance(m, nn.RNNBase) and m.dropout > 0 and m.num_layers > 1
+        ):
+            dropouts.append(_describe(name, m))
+        elif isinstance(m, _BatchNorm) and m.track_running_stats:
+            norms.append(_describe(name, m))
+    return dropouts, norms
+
+
+def _eval_mode_layers(root: nn.Module, trained: set[int]) -> list[str]:
+    """Dropout/BatchNorm layers in eval mode in the part of ``root`` the optimizer trains.
+
+    A BatchNorm counts when its own affine parameters train (frozen BatchNorm is deliberate);
+    a dropout when the module that holds it has parameters that train.
+    """
+    modules = dict(root.named_modules())
+
+    def trains(module: nn.Module) -> bool:
+        return any(p.requires_grad and id(p) in trained for p in module.parameters())
+
+    out = []
+    for name, m in modules.items():
+        if m.training:
+            continue
+        if isinstance(m, _BatchNorm):
+            if m.track_running_stats and m.affine and trains(m):
+                out.append(_describe(name, m))
+        elif isinstance(m, _DropoutNd) and m.p > 0:
+            parent = modules.get(name.rpartition(".")[0], root)
+            if trains(parent):
+                out.append(_describe(name, m))
+        elif isinstance(m, nn.RNNBase) and m.dropout > 0 and m.num_layers > 1 and trains(m):
+            out.append(_describe(name, m))
+    return out
