@@ -114,9 +114,11 @@ class Crash:
     forward_of: nn.Module | None  # the module whose forward() is the user's frame
     forward_args: tuple[str, ...]
     user_raised: bool  # raised by a raise statement in the user's code
+    inside_module: bool  # the error happened inside a module called from the user's line
     frame_self: Any = None  # ``self`` of the user's frame, when it is a method
     user_names: dict[int, str] = field(default_factory=dict)  # id(tensor) -> the user's name
     caller_names: dict[int, str] = field(default_factory=dict)  # the same, in calling frames
+    caller_sites: dict[int, Location] = field(default_factory=dict)  # where callers named them
 
     @property
     def module(self) -> ModuleCall | None:
@@ -124,14 +126,19 @@ class Crash:
         return self.modules[-1] if self.modules else None
 
     def evidence_tensors(self) -> list[TensorRef]:
-        """Every tensor that took part, operands of the failing line first, without repeats."""
+        """Every tensor that took part, those that met first, without repeats.
+
+        When the error happened inside a module, its inputs and weights met and the user's
+        line only started the call; otherwise the user's line is where they met.
+        """
         seen: set[int] = set()
         out: list[TensorRef] = []
-        groups: list[tuple[TensorRef, ...]] = [self.operands]
+        groups: list[tuple[TensorRef, ...]] = []
         if self.op is not None:
             groups.append(tuple(self.op.tensors.values()))
         if self.module is not None:
             groups += [self.module.inputs, self.module.own_tensors()]
+        groups.insert(len(groups) if self.inside_module else 0, self.operands)
         roles = self.roles()
         for group in groups:
             for ref in group:
@@ -199,7 +206,7 @@ def analyse(exc: BaseException) -> Crash:
     forward_of, forward_args, frame_self = _forward_info(frame)
     user_idx = tbs.index(user_tb) if user_tb is not None else -1
     start = max(user_idx, _last_call_index(tbs))
-    outer = _callers_operands(user_tbs[:-1])
+    outer, sites = _callers_operands(user_tbs[:-1])
     return Crash(
         message=str(exc),
         location=frame_location(frame, user_tb.tb_lineno) if user_tb and frame else None,
@@ -213,20 +220,28 @@ def analyse(exc: BaseException) -> Crash:
         forward_of=forward_of,
         forward_args=forward_args,
         user_raised=bool(tbs) and _is_user(tbs[-1]) and _raised_here(tbs[-1]),
+        inside_module=_last_call_index(tbs) > user_idx,
         frame_self=frame_self,
         user_names=_names([*operands, *frame_tensors, *outer]),
         caller_names=_names(outer),
+        caller_sites=sites,
     )
 
 
-def _callers_operands(outer: list[types.TracebackType]) -> list[TensorRef]:
-    """The operands of the calling user frames' lines, innermost first."""
+def _callers_operands(
+    outer: list[types.TracebackType],
+) -> tuple[list[TensorRef], dict[int, Location]]:
+    """The operands of the calling user frames' lines, innermost first, and those lines."""
     refs: list[TensorRef] = []
+    sites: dict[int, Location] = {}
     for tb in reversed(outer):
         node = _failing_node(tb)
-        if node is not None:
-            refs.extend(_operand_refs(node, tb.tb_frame))
-    return refs
+        if node is None:
+            continue
+        for ref in _operand_refs(node, tb.tb_frame):
+            refs.append(ref)
+            sites.setdefault(id(ref.tensor), frame_location(tb.tb_frame, tb.tb_lineno))
+    return refs, sites
 
 
 def _names(refs: list[TensorRef]) -> dict[int, str]:
