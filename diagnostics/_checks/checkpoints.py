@@ -1,9 +1,159 @@
-"""Checks of the 'checkpoints' family (see diagnostics/_catalogue.py for their codes)."""
+"""Checks of the 'checkpoints' family: state-dict-alias.
+
+``model.state_dict()`` returns the live parameters and buffers (detached, sharing storage and
+the version counter that every in-place update bumps), not copies. Each tensor it returns is
+noted, weakly, with its version and with the training progress (backward passes and optimizer
+steps) at that moment. When a ``load_state_dict`` into the same model, or a ``torch.save``,
+later receives those very tensors after training has moved them on, the "best" weights they
+were meant to keep are gone: restoring copies the current weights onto themselves and the
+saved file holds the current weights.
+
+Copies are never noted (``copy.deepcopy``, ``.clone()``, a round trip through a file or a
+buffer), nor are tensors updated in place through the state dict itself with no training in
+between (a hand-written EMA that writes into ``ema.state_dict()`` and loads it back).
+"""
 
 from __future__ import annotations
 
+import itertools
+import weakref
+from typing import Any
+
+import torch
+
+from .._findings import Location
+from .._location import user_location
 from ._base import Check
+
+_FIX = (
+    "Keep a copy, not references: best = copy.deepcopy(model.state_dict()) (or "
+    "{k: v.detach().clone() for k, v in model.state_dict().items()})."
+)
+
+
+class _Snapshot:
+    """One ``state_dict()`` call: where it was taken and how far training had got."""
+
+    __slots__ = ("location", "progress")
+
+    def __init__(self, location: Location | None, progress: int) -> None:
+        self.location = location
+        self.progress = progress
 
 
 class CheckpointChecks(Check):
-    """Not written yet."""
+    """State dicts kept as the 'best' weights while they still alias the live ones."""
+
+    def __init__(self, watch: Any) -> None:
+        super().__init__(watch)
+        # id(tensor) -> (weak ref to it, its version when returned, the snapshot)
+        self._noted: dict[int, tuple[weakref.ref, int, _Snapshot]] = {}
+        self._progress = 0  # backward passes and optimizer steps so far
+
+    def on_backward(self, tensors: Any) -> None:
+        self._progress += 1
+
+    def on_step_post(self, optimizer: Any) -> None:
+        self._progress += 1
+
+    def on_state_dict(self, module: Any, state_dict: Any) -> None:
+        if not hasattr(state_dict, "values"):
+            return
+        snapshot = _Snapshot(user_location(skip=2), self._progress)
+        noted = self._noted
+        for tensor in state_dict.values():
+            if isinstance(tensor, torch.Tensor):
+                key = id(tensor)
+                ref = weakref.ref(tensor, lambda _, key=key: noted.pop(key, None))
+                noted[key] = (ref, tensor._version, snapshot)
+
+    def on_load_state_dict(self, module: Any, state_dict: Any) -> None:
+        if not self._noted or not hasattr(state_dict, "items"):
+            return
+        stale = self._stale(state_dict.items())
+        if not stale:
+            return
+        live = {
+            t.data_ptr()
+            for t in itertools.chain(module.parameters(), module.buffers())
+            if t.numel()
+        }
+        aliased = [s for s in stale if s[1].numel() and s[1].data_ptr() in live]
+        if not aliased:
+            return  # loaded into another model: it receives copies
+        name, _, updates, snapshot = aliased[0]
+        model = type(module).__name__
+        where = f" at {snapshot.location}" if snapshot.location else ""
+        message = (
+            f"load_state_dict() into {model} restores nothing: {len(aliased)} of "
+            f"{len(state_dict)} tensors it was given are {model}'s own parameters and buffers "
+            f"(state_dict() returns references, not copies), and training has changed them "
+            f"since that state dict was taken{where}. The weights it was meant to keep were "
+            f"overwritten step by step, so the model keeps its current weights."
+        )
+        self.emit(
+            "state-dict-alias",
+            message=message,
+            fix=_FIX,
+            evidence=_evidence(aliased, name, updates, snapshot),
+            subject=module,
+        )
+
+    def on_save(self, obj: Any) -> None:
+        if not self._noted:
+            return
+        stale = self._stale(_named_tensors(obj))
+        if not stale:
+            return
+        name, _, updates, snapshot = stale[0]
+        where = f" at {snapshot.location}" if snapshot.location else ""
+        message = (
+            f"torch.save() writes {len(stale)} tensors that came from a state_dict() "
+            f"taken{where} and that training has changed since: state_dict() returns "
+            f"references to the live parameters, not copies, so the file holds the current "
+            f"weights instead of the ones that state dict was meant to keep."
+        )
+        self.emit(
+            "state-dict-alias",
+            message=message,
+            fix=_FIX + " Or save right away: torch.save(model.state_dict(), path).",
+            evidence=_evidence(stale, name, updates, snapshot),
+        )
+
+    def _stale(self, items: Any) -> list[tuple[str, torch.Tensor, int, _Snapshot]]:
+        """The noted tensors among ``items`` that training changed after they were noted."""
+        out = []
+        for name, tensor in items:
+            entry = self._noted.get(id(tensor))
+            if entry is None or entry[0]() is not tensor:
+                continue
+            _, version, snapshot = entry
+            if tensor._version != version and self._progress > snapshot.progress:
+                out.append((str(name), tensor, tensor._version - version, snapshot))
+        return out
+
+
+def _named_tensors(obj: Any, prefix: str = "", depth: int = 0) -> list[tuple[str, Any]]:
+    """Tensors in a saved object: a tensor, or dicts/lists of them, two levels deep."""
+    if isinstance(obj, torch.Tensor):
+        return [(prefix or "tensor", obj)]
+    if depth > 2:
+        return []
+    if isinstance(obj, dict):
+        pairs: Any = obj.items()
+    elif isinstance(obj, (list, tuple)):
+        pairs = enumerate(obj)
+    else:
+        return []
+    out: list[tuple[str, Any]] = []
+    for key, value in pairs:
+        out.extend(_named_tensors(value, f"{prefix}.{key}" if prefix else str(key), depth + 1))
+    return out
+
+
+def _evidence(stale: list, name: str, updates: int, snapshot: _Snapshot) -> dict[str, str]:
+    return {
+        "state dict taken at": str(snapshot.location) if snapshot.location else "(unknown)",
+        "aliased tensors changed since": f"{len(stale)}",
+        "example": f"{name}: {updates} in-place updates since it was taken",
+    }
