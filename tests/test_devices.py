@@ -301,6 +301,42 @@ def test_a_device_error_raised_from_another_is_still_explained():
     assert "input of features.0 (Linear)" in finding.message
 
 
+# -- on the simulated accelerator ------------------------------------------------------------------
+def test_batch_left_on_the_cpu_is_explained_on_the_simulated_accelerator():
+    from kata.accelerator import accelerator
+
+    def train(device: torch.device) -> None:
+        model = Net().to(device)
+        for _ in range(2):
+            xb = torch.randn(3, 4)
+            model(xb)  # simulated-batch
+
+    with pytest.raises(RuntimeError), accelerator() as device, diagnostics.watch() as report:
+        train(device)
+    finding = only_device_finding(report)
+    # Named as forward() calls it where the tensors meet; the fix uses the loop's name.
+    assert "x (input of features.0 (Linear)) is on cpu" in finding.message
+    assert "weight of features.0 (Linear) is on cuda:0" in finding.message
+    assert "xb = xb.to(device)" in finding.fix
+    # The simulator's own frames are plumbing: the location is the user's forward().
+    assert finding.location.line == line_of("net-forward")
+    assert dict(finding.evidence)["xb passed at"].startswith(
+        f"tests/test_devices.py:{line_of('simulated-batch')} "
+    )
+
+
+def test_numpy_on_the_simulated_accelerator_points_at_the_users_line():
+    from kata.accelerator import accelerator
+
+    with pytest.raises(TypeError), accelerator() as device, diagnostics.watch() as report:
+        loss = torch.ones(3).to(device).sum()
+        loss.detach().numpy()  # simulated-numpy
+    finding = only_device_finding(report)
+    assert "loss.detach() is on cuda:0" in finding.message
+    assert "loss.detach().cpu().numpy()" in finding.fix
+    assert finding.location.line == line_of("simulated-numpy")
+
+
 # -- what is not a device mismatch ---------------------------------------------------------------
 def test_correct_code_on_one_device_reports_nothing():
     model = Net().to(ACCEL)

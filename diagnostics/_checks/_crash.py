@@ -261,7 +261,14 @@ def _traceback_entries(tb: types.TracebackType | None) -> list[types.TracebackTy
 
 
 def _is_user(tb: types.TracebackType) -> bool:
-    return is_user_file(tb.tb_frame.f_code.co_filename)
+    frame = tb.tb_frame
+    return is_user_file(frame.f_code.co_filename) and not _hidden(frame)
+
+
+def _hidden(frame: types.FrameType) -> bool:
+    """Plumbing that asks, the pytest way, to stay out of tracebacks (e.g. a simulated
+    device raising torch's error from its dispatch): not the user's line."""
+    return bool(frame.f_locals.get("__tracebackhide__") or frame.f_globals.get("__tracebackhide__"))
 
 
 def _is_call_frame(tb: types.TracebackType) -> bool:
@@ -296,7 +303,9 @@ def _module_calls(tbs: list[types.TracebackType]) -> list[ModuleCall]:
     if not calls:
         return []
     root = calls[0][0]
-    paths = {id(m): name for name, m in root.named_modules(remove_duplicate=False)}
+    paths: dict[int, str] = {}
+    for name, m in root.named_modules(remove_duplicate=False):
+        paths.setdefault(id(m), name)  # a shared module: its first path
     out = []
     for module, args, kwargs, caller in calls:
         path = paths.get(id(module))
