@@ -1,9 +1,144 @@
-"""Checks of the 'optimizers' family (see diagnostics/_catalogue.py for their codes)."""
+"""Checks of the 'optimizers' family: how an optimizer is configured.
+
+adam-weight-decay   Adam, Adamax, NAdam or RAdam with weight_decay > 0: the decay is added
+                    to the gradient (an L2 penalty) and then divided by the adaptive
+                    denominator, so it is not the weight decay AdamW applies
+
+Each optimizer is judged once, at its first step. The finding points at the line that
+builds the optimizer when that line can be found in the source file of the step (one
+constructor call of that class there); otherwise at the first ``step()``.
+"""
 
 from __future__ import annotations
 
+import ast
+import itertools
+import linecache
+import sys
+import types
+import weakref
+from typing import Any
+
+import torch
+
+from .._findings import Location
+from .._location import frame_location, is_user_file
 from ._base import Check
+
+# Adam-family optimizers whose weight_decay is coupled (L2) unless decoupled_weight_decay.
+_COUPLED = (torch.optim.Adam, torch.optim.Adamax, torch.optim.NAdam, torch.optim.RAdam)
+
+ADAM_WEIGHT_DECAY = (
+    "{cls} was built with weight_decay={decay}. In {cls} the decay is added to the gradient "
+    "(an L2 penalty) and then divided by the adaptive per-parameter scale, so weights with "
+    "large gradients are barely decayed and the regularisation is not the weight decay "
+    "you asked for. AdamW applies decoupled weight decay instead: it shrinks every weight by "
+    "lr * weight_decay directly, the same for every parameter."
+)
+ADAM_WEIGHT_DECAY_FIX = (
+    "{use}. If an L2 penalty is really what you want, add it to the loss yourself and keep "
+    "weight_decay=0."
+)
+_USE_ADAMW = "Use torch.optim.AdamW(params, lr=..., weight_decay={decay})"
+_USE_FLAG = (
+    "Pass decoupled_weight_decay=True: {cls}(params, lr=..., weight_decay={decay}, "
+    "decoupled_weight_decay=True)"
+)
 
 
 class OptimizerChecks(Check):
-    """Not written yet."""
+    """adam-weight-decay."""
+
+    def __init__(self, watch: Any) -> None:
+        super().__init__(watch)
+        self._seen: dict[int, weakref.ref[Any]] = {}
+        self._serials = itertools.count(1)
+
+    def on_step_pre(self, optimizer: Any) -> None:
+        known = self._seen.get(id(optimizer))
+        if known is not None and known() is optimizer:
+            return
+        self._seen[id(optimizer)] = weakref.ref(optimizer)
+        self._check_weight_decay(optimizer)
+
+    def finish(self) -> None:
+        self._seen.clear()
+
+    def _check_weight_decay(self, optimizer: torch.optim.Optimizer) -> None:
+        if not isinstance(optimizer, _COUPLED) or isinstance(optimizer, torch.optim.AdamW):
+            return
+        decays = [
+            float(group.get("weight_decay", 0.0))
+            for group in optimizer.param_groups
+            if not group.get("decoupled_weight_decay", False)
+        ]
+        decays = [d for d in decays if d > 0]
+        if not decays:
+            return
+        cls = type(optimizer).__name__
+        decay = _fmt(max(decays))
+        if "decoupled_weight_decay" not in optimizer.defaults:
+            use = _USE_ADAMW.format(decay=decay)
+        elif isinstance(optimizer, torch.optim.Adam):
+            use = _USE_ADAMW.format(decay=decay) + f" (or {cls}(..., decoupled_weight_decay=True))"
+        else:
+            use = _USE_FLAG.format(cls=cls, decay=decay) + ", or switch to torch.optim.AdamW"
+        frame = _user_frame()
+        step_site = frame_location(frame) if frame is not None else None
+        self.emit(
+            "adam-weight-decay",
+            key=("adam-weight-decay", next(self._serials)),
+            subject=optimizer,
+            location=_construction_site(frame, cls) or step_site,
+            message=ADAM_WEIGHT_DECAY.format(cls=cls, decay=decay),
+            fix=ADAM_WEIGHT_DECAY_FIX.format(use=use),
+            evidence={
+                "optimizer": cls,
+                "weight_decay": ", ".join(_fmt(d) for d in decays),
+                "learning rate": ", ".join(_fmt(float(g["lr"])) for g in optimizer.param_groups),
+                "param groups with decay": f"{len(decays)} of {len(optimizer.param_groups)}",
+            },
+        )
+
+
+def _user_frame() -> types.FrameType | None:
+    frame: types.FrameType | None = sys._getframe(1)
+    while frame is not None and not is_user_file(frame.f_code.co_filename):
+        frame = frame.f_back
+    return frame
+
+
+def _construction_site(frame: types.FrameType | None, cls: str) -> Location | None:
+    """The line calling ``cls(...)`` in the frame's source file, when there is exactly one
+    (or exactly one that passes weight_decay)."""
+    if frame is None:
+        return None
+    source = "".join(linecache.getlines(frame.f_code.co_filename, frame.f_globals))
+    if cls not in source:
+        return None
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+    calls = []
+    functions: list[tuple[int, int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            functions.append((node.lineno, node.end_lineno or node.lineno, node.name))
+        elif isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+            if name == cls:
+                calls.append(node)
+    with_decay = [c for c in calls if any(k.arg == "weight_decay" for k in c.keywords)]
+    chosen = with_decay if len(with_decay) == 1 else calls
+    if len(chosen) != 1:
+        return None
+    line = chosen[0].lineno
+    inside = [f for f in functions if f[0] <= line <= f[1]]
+    function = max(inside, key=lambda f: f[0])[2] if inside else "<module>"
+    return Location(frame_location(frame).file, line, function)
+
+
+def _fmt(v: float) -> str:
+    return f"{v:g}"
