@@ -210,6 +210,39 @@ def test_plain_tensor_attribute_is_told_to_become_a_buffer():
     assert finding.location.line == line_of("plain-attribute")
 
 
+def test_recurrent_layer_with_its_own_wording_names_the_input_and_the_fix():
+    rnn = nn.GRU(3, 2, batch_first=True).to(ACCEL)
+    seq = torch.randn(2, 5, 3)
+
+    def step() -> None:
+        rnn(seq)  # recurrent
+
+    finding = only_device_finding(crash_report(step))
+    assert "seq (input of rnn (GRU)) is on cpu" in finding.message
+    assert "seq = seq.to(device)" in finding.fix
+    assert finding.location.line == line_of("recurrent")
+
+
+def test_an_unlisted_device_wording_from_torch_is_read_from_the_tensors():
+    class Checked(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = nn.Parameter(torch.ones(4, device=ACCEL))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            # torch raises it, in words no rule knows: the tensors tell the story.
+            torch._check(x.device == self.w.device, lambda: "live apart (device)")  # unlisted
+            return x * self.w
+
+    model = Checked()
+    with pytest.raises(RuntimeError, match="live apart"), diagnostics.watch() as report:
+        model(torch.ones(4))
+    finding = only_device_finding(report)
+    assert "x (input of model (Checked)) is on cpu" in finding.message
+    assert f"self.w (w of model (Checked)) is on {ACCEL}" in finding.message
+    assert finding.location.line == line_of("unlisted")
+
+
 # -- NumPy ----------------------------------------------------------------------------------------
 def test_numpy_of_a_device_tensor_is_told_to_call_cpu_first():
     loss = torch.randn(3, device=ACCEL)

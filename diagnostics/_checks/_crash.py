@@ -222,7 +222,7 @@ def analyse(exc: BaseException) -> Crash:
         user_raised=bool(tbs) and _is_user(tbs[-1]) and _raised_here(tbs[-1]),
         inside_module=_last_call_index(tbs) > user_idx,
         frame_self=frame_self,
-        user_names=_names([*operands, *frame_tensors, *outer]),
+        user_names=_names([*operands, *frame_tensors, *_self_tensors(frame_self), *outer]),
         caller_names=_names(outer),
         caller_sites=sites,
     )
@@ -242,6 +242,17 @@ def _callers_operands(
             refs.append(ref)
             sites.setdefault(id(ref.tensor), frame_location(tb.tb_frame, tb.tb_lineno))
     return refs, sites
+
+
+def _self_tensors(owner: Any) -> list[TensorRef]:
+    """A module method's own parameters and buffers, as the method calls them: self.w."""
+    if not isinstance(owner, nn.Module):
+        return []
+    named: list[tuple[str, torch.Tensor]] = [
+        *owner.named_parameters(recurse=False),
+        *owner.named_buffers(recurse=False),
+    ]
+    return [_ref(f"self.{name}", t) for name, t in named]
 
 
 def _names(refs: list[TensorRef]) -> dict[int, str]:

@@ -25,6 +25,7 @@ _NOT_EXPECTED = re.compile(
     rf"tensor on device {_DEVICE} is not on the expected device {_DEVICE}", re.I
 )
 _TYPES = re.compile(r"input type \(([\w.]+)\) and (?:weight|bias) type \(([\w.]+)\)", re.I)
+_RNN = re.compile(rf"found input tensor at {_DEVICE} and parameter tensor at {_DEVICE}", re.I)
 # cudnn's check names devices by index: -1 is the cpu.
 _INDICES = re.compile(r"but device (-?\d+) does not equal (-?\d+)", re.I)
 _NUMPY = re.compile(rf"can't convert {_DEVICE} device type tensor to numpy", re.I)
@@ -124,7 +125,7 @@ def _recognise(message: str) -> _DeviceError | None:
     m = _ARGUMENT_ON.search(message)
     if m:
         return _DeviceError((m.group(2), m.group(3)), argument=m.group(1))
-    m = _TWO_DEVICES.search(message) or _NOT_EXPECTED.search(message)
+    m = _TWO_DEVICES.search(message) or _NOT_EXPECTED.search(message) or _RNN.search(message)
     if m:
         return _DeviceError((m.group(1), m.group(2)))
     m = _TYPES.search(message)
@@ -197,9 +198,14 @@ def _explain_mix(crash: Crash, parsed: _DeviceError) -> tuple[str, str, list]:
     if not wrong:  # the frames hold no tensor on the other device: say what the text says
         devices = " and ".join(parsed.devices) or "two devices"
         where = f" in {module.label}" if module is not None else ""
+        which = (
+            f" {parsed.argument!r} is on {parsed.devices[0]}."
+            if parsed.argument and parsed.devices
+            else ""
+        )
         message = (
             f"Tensors on different devices ({devices}) met{where}: every tensor of an "
-            f"operation must be on one device."
+            f"operation must be on one device.{which}"
         )
         return message, _MOVE_BATCH_FIX.format(assign="x = x.to(device)", device=expected), []
     culprit = wrong[0]
