@@ -189,6 +189,42 @@ def test_flat_vectors_into_a_conv_are_told_to_become_images():
     assert "x.view(-1, 1, 8, 8)" in finding.fix
 
 
+def test_feature_map_smaller_than_the_kernel_suggests_padding_or_fewer_pools():
+    model = nn.Sequential(nn.Conv2d(1, 4, 5), nn.MaxPool2d(2), nn.Conv2d(4, 4, 5))
+
+    def step() -> None:
+        model(torch.randn(2, 1, 8, 8))  # too-small
+
+    finding = shape_finding(crash_report(step), "too-small")
+    assert "2 (Conv2d) gets a feature map (2, 4, 2, 2) smaller than its window" in finding.message
+    assert "padding" in finding.fix
+
+
+# -- other layers ---------------------------------------------------------------------------------
+def test_recurrent_input_size_names_the_layout_it_reads():
+    lstm = nn.LSTM(4, 8, batch_first=True)
+    seq = torch.randn(2, 3, 5)
+
+    def step() -> None:
+        lstm(seq)  # lstm-size
+
+    finding = shape_finding(crash_report(step), "lstm-size")
+    assert "lstm (LSTM) is built with input_size=4 but its input (2, 3, 5)" in finding.message
+    assert "batch_first=True it reads (N, L, features)" in finding.message
+    assert "input_size=5" in finding.fix
+
+
+def test_layer_norm_of_the_wrong_width_gives_the_right_one():
+    norm = nn.LayerNorm(16)
+
+    def step() -> None:
+        norm(torch.randn(4, 32))  # layer-norm
+
+    finding = shape_finding(crash_report(step), "layer-norm")
+    assert "norm (LayerNorm) normalizes the last dimensions [16]" in finding.message
+    assert "nn.LayerNorm(32)" in finding.fix
+
+
 # -- BatchNorm -------------------------------------------------------------------------------------
 def test_batchnorm_on_a_last_batch_of_one_suggests_drop_last_in_a_trainer():
     class Trainer:
