@@ -12,10 +12,15 @@ import torch
 
 from ._findings import Location
 
+_HERE = Path(__file__).resolve().parent
 _LIBRARY_DIRS = tuple(
     {
         os.path.dirname(torch.__file__) + os.sep,
-        os.path.dirname(__file__) + os.sep,
+        str(_HERE) + os.sep,
+        # The project's own kata tooling and fixture models sit beside this package: a fault
+        # inside them is the learner's call into them, never their code.
+        str(_HERE.parent / "kata") + os.sep,
+        str(_HERE.parent / "fixtures") + os.sep,
         sysconfig.get_paths()["stdlib"] + os.sep,
         os.path.dirname(os.__file__) + os.sep,
     }
@@ -31,6 +36,15 @@ def is_user_file(filename: str) -> bool:
         return False
     parts = Path(filename).parts
     return not any(p in _PLUMBING for p in parts)
+
+
+def _hidden(frame: types.FrameType) -> bool:
+    """Frames that ask to be hidden from tracebacks (pytest's convention) are not the user's."""
+    return (
+        bool(frame.f_locals.get("__tracebackhide__", False))
+        if "__tracebackhide__" in frame.f_code.co_varnames
+        else False
+    )
 
 
 def _display(filename: str) -> str:
@@ -50,7 +64,7 @@ def user_location(skip: int = 1) -> Location | None:
     """The innermost frame of the current stack that belongs to the user's code."""
     frame: types.FrameType | None = sys._getframe(skip)
     while frame is not None:
-        if is_user_file(frame.f_code.co_filename):
+        if is_user_file(frame.f_code.co_filename) and not _hidden(frame):
             return frame_location(frame)
         frame = frame.f_back
     return None
@@ -61,7 +75,7 @@ def user_stack(skip: int = 1, limit: int = 4) -> list[Location]:
     out: list[Location] = []
     frame: types.FrameType | None = sys._getframe(skip)
     while frame is not None and len(out) < limit:
-        if is_user_file(frame.f_code.co_filename):
+        if is_user_file(frame.f_code.co_filename) and not _hidden(frame):
             out.append(frame_location(frame))
         frame = frame.f_back
     return out
@@ -71,7 +85,7 @@ def traceback_user_location(tb: types.TracebackType | None) -> Location | None:
     """The deepest user frame of a traceback: where the user's code called into the failure."""
     found = None
     while tb is not None:
-        if is_user_file(tb.tb_frame.f_code.co_filename):
+        if is_user_file(tb.tb_frame.f_code.co_filename) and not _hidden(tb.tb_frame):
             found = frame_location(tb.tb_frame, tb.tb_lineno)
         tb = tb.tb_next
     return found
