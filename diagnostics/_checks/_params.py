@@ -151,15 +151,21 @@ class ParamTracker:
                 state.got_grad = True
 
     def stale_params(self, state: OptimizerState) -> list[torch.Tensor]:
-        """Parameters whose gradient, about to be used, still holds a previous step's part."""
+        """Parameters whose gradient, about to be used, still holds a previous step's part.
+
+        Each stale accumulation is returned once: asked before a step, then again after it
+        (a closure passed to step() runs its backward() in between), nothing is counted twice.
+        """
         if not state.any_stale:
             return []
+        state.any_stale = False
         out = []
         for ps in state.params:
             param = ps.ref()
             grad = None if param is None else param.grad
             if ps.stale and grad is not None and ps.grad_ref is not None and ps.grad_ref() is grad:
                 out.append(param)
+            ps.stale = False
         return out
 
     def cleared_since_backward(self, state: OptimizerState) -> list[torch.Tensor] | None:

@@ -27,7 +27,7 @@ from .._location import user_location
 from ._base import Check
 from ._params import OptimizerState, ParamTracker
 
-# How many module outputs to remember (weakly) for naming the first non-finite one.
+# How many module calls to remember (weakly) for naming the first non-finite value.
 _FORWARD_MEMORY = 2048
 _LOSS_MEMORY = 200
 _NORM_STEPS = 200  # steps of gradient-norm evidence computed for grad-accumulation
@@ -150,6 +150,20 @@ NON_FINITE = (
     "The loss became {value} at {when}. {culprit}Learning rate: {lrs}. A non-finite loss gives "
     "non-finite gradients, and once they reach the parameters every later step stays NaN."
 )
+NON_FINITE_PARAMS = (
+    "The {where} are already non-finite: an earlier step applied non-finite gradients. "
+)
+NON_FINITE_INPUT = (
+    "The {where} already holds NaN or inf: the data (or what ran before the model) is non-finite. "
+)
+NON_FINITE_OUTPUT = (
+    "The first non-finite value is the {where}; every parameter was finite, so that module's "
+    "computation overflowed or divided by zero. "
+)
+NON_FINITE_IN_LOSS = (
+    "The model's output was finite, so the loss computation itself produced it (log of 0, "
+    "division by zero) or the targets hold NaN or inf. "
+)
 NON_FINITE_FIX = (
     "Find where the first non-finite value appears: check the inputs and targets for NaN/inf, "
     "lower the learning rate or clip gradients (torch.nn.utils.clip_grad_norm_), and guard "
@@ -192,13 +206,16 @@ class GradientChecks(Check):
 
     # -- events -------------------------------------------------------------------------------
     def on_module_forward(self, module: Any, args: Any, output: Any) -> None:
+        # Weak references only: read back when a loss turns out non-finite or has no graph.
+        first = args[0] if args else None
+        inp = weakref.ref(first) if isinstance(first, torch.Tensor) else None
         if not isinstance(output, torch.Tensor):
             if isinstance(output, (tuple, list)) and output and isinstance(output[0], torch.Tensor):
                 output = output[0]
             else:
-                self._forwards.append((weakref.ref(module), None, False))
+                self._forwards.append((weakref.ref(module), inp, None, False))
                 return
-        self._forwards.append((weakref.ref(module), weakref.ref(output), output.requires_grad))
+        self._forwards.append((weakref.ref(module), inp, weakref.ref(output), output.requires_grad))
 
     def on_backward(self, tensors: Any) -> None:
         self._backwards += 1
@@ -229,6 +246,9 @@ class GradientChecks(Check):
 
     def on_step_post(self, optimizer: Any) -> None:
         state = self._tracker.optimizer(optimizer)
+        stale = self._tracker.stale_params(state)  # accumulated by a closure inside step()
+        if stale:
+            self._report_accumulation(state, stale)
         self._tracker.after_step(state)
         self._steps += 1
         orphans = self._decide_leaves() if self._undecided else []
@@ -278,9 +298,13 @@ class GradientChecks(Check):
             return "grad_off", ""
         # The modules that ran last, with parameters: did their outputs record a graph?
         recent: list[tuple[nn.Module, bool]] = []
-        for module_ref, _, recorded in reversed(self._forwards):
+        callers: list[nn.Module] = []
+        for module_ref, _, _, recorded in reversed(self._forwards):
             module = module_ref()
-            if module is not None and module._parameters:
+            if module is None:
+                continue
+            callers.append(module)
+            if module._parameters:
                 recent.append((module, recorded))
                 if len(recent) >= 64:
                     break
@@ -288,7 +312,7 @@ class GradientChecks(Check):
             return "unknown", ""
         modules = [m for m, _ in recent]
         if not any(p.requires_grad for m in modules for p in m.parameters(recurse=False)):
-            return "frozen", type(_outermost(modules)).__name__
+            return "frozen", type(_outermost(callers)).__name__
         trainable = [rec for m, rec in recent if any(p.requires_grad for p in m.parameters())]
         return ("detached" if any(trainable) else "no_grad_forward"), ""
 
@@ -338,39 +362,30 @@ class GradientChecks(Check):
         self.emit("non-finite-loss", key="loss", **self._non_finite)
 
     def _non_finite_culprit(self) -> tuple[str, dict[str, str]]:
-        """Name the first module with non-finite parameters or output, from the modules just run."""
-        entries = self._live_forwards()
-        names = _qualified_names([m for m, _ in entries])
+        """Where the first non-finite value shows among the modules that just ran: their
+        parameters, else the first input or output (in call order) that can still be read."""
+        calls = self._live_forwards()
+        names = _qualified_names([module for module, _, _ in calls])
+
+        def label(module: nn.Module) -> str:
+            return names.get(id(module), type(module).__name__)
+
         with torch.no_grad():
-            for module, _ in entries:
-                bad = [
-                    n
-                    for n, p in module.named_parameters(recurse=False)
-                    if p.is_floating_point() and not bool(torch.isfinite(p).all())
-                ]
+            for module, _, _ in calls:
+                bad = [n for n, p in module.named_parameters(recurse=False) if not _finite(p)]
                 if bad:
-                    label = names.get(id(module), type(module).__name__)
-                    return (
-                        f"The parameters of {label} ({', '.join(bad)}) are already non-finite: an "
-                        "earlier step applied non-finite gradients. ",
-                        {"first non-finite parameters": f"{label}: {', '.join(bad)}"},
-                    )
-            for module, out in entries:
-                if out is None or not (out.is_floating_point() or out.is_complex()):
-                    continue
-                if not bool(torch.isfinite(out).all()):
-                    label = names.get(id(module), type(module).__name__)
-                    return (
-                        f"The first module whose output is non-finite is {label}; its inputs "
-                        "and parameters were finite up to there. ",
-                        {"first non-finite output": label},
-                    )
-        if entries:
-            return (
-                "Every module output was finite, so the loss computation itself produced it "
-                "(log of 0, division by zero) or the targets hold NaN/inf. ",
-                {"first non-finite output": "none: the model's outputs were finite"},
-            )
+                    where = f"parameters of {label(module)} ({', '.join(bad)})"
+                    return NON_FINITE_PARAMS.format(where=where), {"first non-finite value": where}
+            for module, inp, out in calls:
+                if inp is not None and not _finite(inp):
+                    where = f"input of {label(module)}"
+                    return NON_FINITE_INPUT.format(where=where), {"first non-finite value": where}
+                if out is not None and not _finite(out):
+                    where = f"output of {label(module)}"
+                    return NON_FINITE_OUTPUT.format(where=where), {"first non-finite value": where}
+        if calls and calls[-1][2] is not None:
+            where = f"none up to the output of {label(calls[-1][0])}"
+            return NON_FINITE_IN_LOSS, {"first non-finite value": where}
         return "", {}
 
     # -- grad-accumulation / grads-cleared-before-step ----------------------------------------
@@ -463,7 +478,7 @@ class GradientChecks(Check):
             candidates.append(param)
         if not candidates:
             return []
-        owners = _owners([m for m, _ in self._live_forwards()])
+        owners = _owners([m for m, _, _ in self._live_forwards()])
         # A module in eval mode whose parameters no optimizer holds is a frozen reference
         # (a teacher, a target network): its gradients are a waste, not a lost update.
         return [p for p in candidates if (m := owners.get(id(p))) is None or m.training]
@@ -526,22 +541,29 @@ class GradientChecks(Check):
         )
 
     def _param_names(self, params: list[nn.Parameter], limit: int = 4) -> str:
-        modules = [m for m, _ in self._live_forwards()]
+        modules = [m for m, _, _ in self._live_forwards()]
         names = _parameter_names(modules)
+        order = {key: i for i, key in enumerate(names)}  # the model's own order
+        params = sorted(params, key=lambda p: order.get(id(p), len(order)))
         shown = [f"{names.get(id(p), 'unnamed parameter')} {_shape(p)}" for p in params[:limit]]
         more = f" and {len(params) - limit} more" if len(params) > limit else ""
         return ", ".join(shown) + more
 
-    def _live_forwards(self) -> list[tuple[nn.Module, torch.Tensor | None]]:
-        out = []
-        seen: set[int] = set()
-        for module_ref, out_ref, _ in self._forwards:
+    def _live_forwards(self) -> list[tuple[nn.Module, torch.Tensor | None, torch.Tensor | None]]:
+        """The modules still alive among those that ran lately, each with the input and output
+        of its latest call (None when gone), in the order those latest calls returned."""
+        latest: dict[int, tuple[nn.Module, torch.Tensor | None, torch.Tensor | None]] = {}
+        for module_ref, in_ref, out_ref, _ in self._forwards:
             module = module_ref()
-            if module is None or id(module) in seen:
+            if module is None:
                 continue
-            seen.add(id(module))
-            out.append((module, out_ref() if out_ref is not None else None))
-        return out
+            latest.pop(id(module), None)
+            latest[id(module)] = (
+                module,
+                in_ref() if in_ref is not None else None,
+                out_ref() if out_ref is not None else None,
+            )
+        return list(latest.values())
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -601,7 +623,7 @@ def _qualified_names(modules: list[nn.Module]) -> dict[int, str]:
 def _parameter_names(modules: list[nn.Module]) -> dict[int, str]:
     """Parameter id -> its longest dotted name among ``modules``."""
     out: dict[int, str] = {}
-    for root in modules:
+    for root in sorted(modules, key=lambda m: -sum(1 for _ in m.modules())):
         for name, p in root.named_parameters():
             if len(name) > len(out.get(id(p), "")):
                 out[id(p)] = name
@@ -629,6 +651,10 @@ def _describe(state: OptimizerState) -> str:
         return "the optimizer"
     lrs = ", ".join(_fmt(float(g["lr"])) for g in opt.param_groups)
     return f"{type(opt).__name__} (lr={lrs})"
+
+
+def _finite(t: torch.Tensor) -> bool:
+    return not t.is_floating_point() or bool(torch.isfinite(t).all())
 
 
 def _shape(t: torch.Tensor) -> str:
