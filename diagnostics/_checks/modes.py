@@ -271,18 +271,20 @@ class ModeChecks(Check):
         records = self._records
         if not records:
             return
-        keep = [r for r in records if r.bw >= done]  # too early to judge
-        if len(keep) == len(records):
-            return
-        ids = _param_ids(optimizer) if optimizer is not None else None
+        if records[0].bw >= done:
+            return  # even the oldest came after the last backward: too early to judge
+        keep = []
+        ids: set[int] | None = None
         for record in records:
-            if record.bw < done:
-                self._verdict(record, ids, optimizer=optimizer)
+            if record.bw >= done:
+                keep.append(record)
+            elif record.eval or not record.used:  # a used training forward is fine
+                if ids is None and optimizer is not None:
+                    ids = _param_ids(optimizer)
+                self._verdict(record, ids)
         self._records = keep
 
-    def _verdict(
-        self, record: _Record, ids: set[int] | None, *, optimizer: Any = None, final: bool = False
-    ) -> None:
+    def _verdict(self, record: _Record, ids: set[int] | None, *, final: bool = False) -> None:
         """Judge one forward once a backward (and maybe a step) has followed it."""
         root = record.root
         if record.eval:
