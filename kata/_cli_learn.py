@@ -1,0 +1,241 @@
+"""The learner's commands: list, check, hint, solution, reset."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+from pathlib import Path
+
+from rich.console import Console, Group
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+
+from . import _progress, _shipped
+from ._course import CommandError, Course
+from ._meta import KataMeta, KataMetaError
+from ._runner import NO_TESTS, Runner, RunResult, pytest_args
+
+_BAR_WIDTH = 30
+_STATUS = {
+    "solved": ("✔", "solved", "green"),
+    "failing": ("✘", "failing", "red"),
+    None: ("·", "not tried", "dim"),
+}
+
+
+def load_progress(course: Course, err: Console) -> _progress.Progress:
+    """The learner's progress; a corrupt file is rebuilt and reported in one line."""
+    progress = course.progress()
+    if progress.problem:
+        err.print(f"kata: warning: {progress.problem}", style="yellow", markup=False)
+    return progress
+
+
+def kata_or_first_unsolved(
+    course: Course, name: str | None, progress: _progress.Progress
+) -> KataMeta | None:
+    if name:
+        return course.find(name)
+    return course.first_unsolved(progress)
+
+
+# -- kata list ------------------------------------------------------------------------------------
+def run_list(args: argparse.Namespace, out: Console, err: Console) -> int:
+    course = Course.locate(args.root)
+    progress = load_progress(course, err)
+    entries = course.entries()
+    if args.day is not None:
+        day = course.day(args.day)
+        entries = [e for e in entries if _day_of(e) == day]
+    if not entries:
+        out.print(f"No katas in {course.katas_dir}. Instructors: 'kata new DAY SLUG' makes one.")
+        return 0
+    problems = 0
+    for day, items in _by_day(entries).items():
+        metas = [m for m in items if isinstance(m, KataMeta)]
+        solved = sum(progress.status(m.id) == "solved" for m in metas)
+        out.print(_day_header(day, solved, len(items)))
+        table = Table.grid(padding=(0, 2))
+        for item in items:
+            if isinstance(item, KataMetaError):
+                problems += 1
+                table.add_row(
+                    Text("  !", style="yellow"),
+                    Text("broken metadata", "yellow"),
+                    Text(_id_of(item.path.parent)),
+                    Text(str(item), "yellow"),
+                )
+                continue
+            mark, label, style = _STATUS[progress.status(item.id)]
+            table.add_row(
+                Text(f"  {mark}", style=style),
+                Text(label, style=style),
+                Text(item.id),
+                Text(item.title),
+            )
+        out.print(table)
+    first = course.first_unsolved(progress)
+    if first is not None:
+        out.print(f"\nNext: kata check {first.id}   (or kata watch to re-run on every save)")
+    if problems:
+        err.print(
+            f"kata: error: {problems} kata(s) have broken metadata (shown above); "
+            "run 'kata validate' for details.",
+            style="red",
+            markup=False,
+        )
+        return 1
+    return 0
+
+
+def _day_of(entry: KataMeta | KataMetaError) -> int | None:
+    if isinstance(entry, KataMeta):
+        return entry.day
+    name = entry.path.parent.parent.name
+    return int(name[3:]) if name[3:].isdigit() else None
+
+
+def _id_of(kata_dir: Path) -> str:
+    return f"{kata_dir.parent.name}/{kata_dir.name}"
+
+
+def _by_day(entries: list[KataMeta | KataMetaError]) -> dict[str, list[KataMeta | KataMetaError]]:
+    days: dict[str, list[KataMeta | KataMetaError]] = {}
+    for entry in entries:
+        folder = entry.dir if isinstance(entry, KataMeta) else entry.path.parent
+        days.setdefault(folder.parent.name, []).append(entry)
+    return days
+
+
+def _day_header(day: str, solved: int, total: int) -> Group:
+    filled = round(_BAR_WIDTH * solved / total) if total else 0
+    bar = Text.assemble(("█" * filled, "green"), ("░" * (_BAR_WIDTH - filled), "dim"))
+    grid = Table.grid(padding=(0, 1))
+    grid.add_row(Text(day, style="bold"), bar, Text(f"{solved} of {total} solved"))
+    return Group(Text(""), grid)
+
+
+# -- kata check -----------------------------------------------------------------------------------
+def run_check(args: argparse.Namespace, out: Console, err: Console) -> int:
+    course = Course.locate(args.root)
+    progress = load_progress(course, err)
+    meta = kata_or_first_unsolved(course, args.kata, progress)
+    if meta is None:
+        out.print("Every kata is solved. Well done! Try 'kata drill' for interview practice.")
+        return 0
+    out.rule(f"{meta.id}: {meta.title}")
+    runner = Runner(echo=_raw_writer(out))
+    result = runner.run(
+        pytest_args([meta.dir], root=course.root, seed=args.seed, color=out.is_terminal)
+    )
+    return show_verdict(course, meta, result, out)
+
+
+def show_verdict(course: Course, meta: KataMeta, result: RunResult, out: Console) -> int:
+    """One line saying where the learner stands, and the next command; the exit code."""
+    if result.exit_code == 2:
+        raise KeyboardInterrupt
+    if result.exit_code == NO_TESTS:
+        raise CommandError(f"No test ran in {meta.dir}: its test_kata.py has no test function.")
+    if result.exit_code not in (0, 1):
+        raise CommandError(
+            f"The test run of {meta.id} stopped with pytest exit code {result.exit_code}; "
+            "its output above says why."
+        )
+    if result.passed:
+        after = course.next_after(meta, course.progress())
+        following = f" Next: kata check {after.id}" if after else " Every kata is solved!"
+        out.print(f"✔ {meta.id} solved in {result.seconds:.1f} s.{following}", style="green")
+        return 0
+    learner_file = course.relative(meta.dir / meta.files[0])
+    out.print(
+        f"✘ {meta.id} is still failing. Edit {learner_file} and run it again; "
+        f"'kata hint {meta.id}' gives the next hint.",
+        style="red",
+    )
+    return 1
+
+
+def _raw_writer(out: Console):  # type: ignore[no-untyped-def]
+    """Pass pytest's output through as it is (it carries its own colours, if any)."""
+
+    def write(text: str) -> None:
+        out.file.write(text)
+        out.file.flush()
+
+    return write
+
+
+# -- kata hint ------------------------------------------------------------------------------------
+def run_hint(args: argparse.Namespace, out: Console, err: Console) -> int:
+    course = Course.locate(args.root)
+    meta = course.find(args.kata)
+    progress = load_progress(course, err)
+    total = len(meta.hints)
+    if args.all:
+        for number, hint in enumerate(meta.hints, start=1):
+            out.print(f"Hint {number} of {total}: ", style="bold", end="")
+            out.print(hint, markup=False)
+        while progress.hints_used(meta.id) < total:
+            progress.use_hint(meta.id)
+    else:
+        seen = progress.hints_used(meta.id)
+        number = progress.use_hint(meta.id)
+        out.print(f"Hint {number} of {total} for {meta.id}: ", style="bold", end="")
+        out.print(meta.hints[number - 1], markup=False)
+        if seen >= total:
+            out.print(
+                f"That is the last hint. 'kata solution {meta.id} --force' shows the reference "
+                "solution."
+            )
+        elif number < total:
+            out.print(f"Stuck still? 'kata hint {meta.id}' again gives hint {number + 1}.")
+    progress.save()
+    return 0
+
+
+# -- kata solution --------------------------------------------------------------------------------
+def run_solution(args: argparse.Namespace, out: Console, err: Console) -> int:
+    course = Course.locate(args.root)
+    meta = course.find(args.kata)
+    progress = load_progress(course, err)
+    if progress.status(meta.id) != "solved" and not args.force:
+        raise CommandError(
+            f"{meta.id} is not solved yet, so its solution stays hidden. Solve it "
+            f"('kata check {meta.id}'), or see it now with 'kata solution {meta.id} --force'."
+        )
+    for name in meta.files:
+        reference = meta.solution_dir / name
+        if not reference.is_file():
+            raise CommandError(f"The reference solution {reference} is missing from the course.")
+        mine = meta.dir / name
+        ours = mine.read_text(encoding="utf-8").splitlines(keepends=True) if mine.is_file() else []
+        diff = "".join(
+            difflib.unified_diff(
+                ours,
+                reference.read_text(encoding="utf-8").splitlines(keepends=True),
+                f"{course.relative(mine)} (yours)",
+                f"{course.relative(reference)} (reference)",
+            )
+        )
+        if not diff:
+            out.print(f"Your {name} is the reference solution, line for line.")
+            continue
+        out.rule(f"{meta.id}: {name}, from yours to the reference")
+        out.print(Syntax(diff, "diff", theme="ansi_dark", background_color="default"))
+    return 0
+
+
+# -- kata reset -----------------------------------------------------------------------------------
+def run_reset(args: argparse.Namespace, out: Console, err: Console) -> int:
+    course = Course.locate(args.root)
+    meta = course.find(args.kata)
+    result = _shipped.reset(meta, course.root)
+    if not result.restored:
+        out.print(f"{meta.id} is already as shipped: nothing to reset.")
+        return 0
+    out.print(f"Reset {meta.id}: {', '.join(result.restored)} restored as shipped.")
+    assert result.backup is not None
+    out.print(f"Your version is kept in {course.relative(result.backup)}/", markup=False)
+    return 0

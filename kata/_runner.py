@@ -1,0 +1,254 @@
+"""Run a kata's tests with pytest, each run in a fresh process, and read back the verdict.
+
+Each run needs a clean interpreter: the learner's module must be imported afresh and no
+state may leak from one run into the next. A cold ``python -m pytest`` pays for importing
+torch every time (one to several seconds); here the parent imports torch, the diagnostics
+and pytest once and each run happens in a ``fork()`` of it, which starts clean but warm.
+Where ``fork`` does not exist (Windows) each run is a subprocess instead.
+
+The parent never runs a torch operation: a child forked after OpenMP's thread pool started
+would hang in its first parallel region. A parent that did compute (the test suite, say)
+makes its children single-threaded, which is safe.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ._meta import KataMeta
+
+__all__ = ["RunResult", "Runner", "pytest_args"]
+
+_PLUGIN = "kata.pytest_plugin"
+# What a warm parent imports ahead of the runs: everything a kata run would import anyway.
+_WARM_MODULES = (
+    "torch",
+    "torch.nn",
+    "torch.nn.functional",
+    "torch.optim",
+    "torch.utils.data",
+    "numpy",
+    "pytest",
+    "diagnostics",
+    "diagnostics._render",
+    "diagnostics._pytest_plugin",
+    "kata.pytest_plugin",
+    "kata._loader",
+    "fixtures",
+    "rich.console",
+)
+# pytest's exit codes, for the verdict line
+NO_TESTS = 5
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """The outcome of one pytest run of one or more katas."""
+
+    exit_code: int
+    seconds: float
+    katas: dict[str, dict[str, Any]]  # the plugin's JSON report, per kata id
+
+    @property
+    def passed(self) -> bool:
+        return self.exit_code == 0
+
+    def status(self, meta: KataMeta) -> str | None:
+        entry = self.katas.get(meta.id)
+        return entry["status"] if entry else None
+
+    def codes(self, meta: KataMeta) -> list[str]:
+        entry = self.katas.get(meta.id)
+        return list(entry["codes"]) if entry else []
+
+
+def pytest_args(
+    targets: Sequence[Path],
+    *,
+    root: Path | None = None,
+    seed: int = 0,
+    solution: bool = False,
+    record_progress: bool = True,
+    color: bool = False,
+) -> list[str]:
+    """The pytest command line of a kata run (without the report option)."""
+    args = [str(t) for t in targets]
+    args += [
+        "-q",
+        "--no-header",
+        "-p",
+        "no:cacheprovider",  # keep the katas' folders free of .pytest_cache
+        "--import-mode=importlib",  # every kata's test file is named test_kata.py
+        f"--kata-seed={seed}",
+        f"--color={'yes' if color else 'no'}",
+        # Warm runs import the plugin's package before pytest could rewrite its asserts.
+        "-W",
+        "ignore::pytest.PytestAssertRewriteWarning",
+    ]
+    if root is not None:  # node ids and "run it again" lines relative to the course
+        args.append(f"--rootdir={root}")
+    if solution:
+        args.append("--kata-solution")
+    if not record_progress:
+        args.append("--kata-no-progress")
+    if not _plugin_installed():
+        args[len(targets) : len(targets)] = ["-p", _PLUGIN]
+    return args
+
+
+def _plugin_installed() -> bool:
+    """Installed, the plugin loads from its entry point; loading it again would clash."""
+    return any(ep.value == _PLUGIN for ep in importlib.metadata.entry_points(group="pytest11"))
+
+
+class Runner:
+    """Runs pytest in fresh processes; ``warm()`` once to make each run start fast."""
+
+    def __init__(self, *, echo: Callable[[str], None] | None = None) -> None:
+        self.echo = echo or _write_stdout
+        self.can_fork = hasattr(os, "fork")
+        # Torch imported before we got here may have started OpenMP's pool: see module doc.
+        self._single_thread = "torch" in sys.modules
+
+    def warm(self) -> None:
+        """Import what every run needs, once, in this (parent) process."""
+        for name in _WARM_MODULES:
+            try:
+                importlib.import_module(name)
+            except ImportError:
+                continue
+        import _pytest.config
+
+        for name in _pytest.config.default_plugins:
+            try:
+                importlib.import_module(f"_pytest.{name}")
+            except ImportError:
+                continue
+
+    def run(self, args: Sequence[str], *, report: bool = False) -> RunResult:
+        """Run ``pytest args`` in a fresh process, stream its output, return the verdict.
+
+        With ``report`` the plugin's JSON report is read back (findings and status per kata).
+        """
+        with tempfile.TemporaryDirectory(prefix="kata-run-") as tmp:
+            path = Path(tmp) / "report.json"
+            full = [*args, f"--kata-report={path}"] if report else list(args)
+            started = time.perf_counter()
+            code = self._fork(full) if self.can_fork else self._subprocess(full)
+            seconds = time.perf_counter() - started
+            katas = _read_report(path) if report else {}
+        return RunResult(code, seconds, katas)
+
+    # -- fork: a warm child ---------------------------------------------------------------------
+    def _fork(self, args: list[str]) -> int:
+        read_fd, write_fd = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns
+            os.close(read_fd)
+            _child(args, write_fd, single_thread=self._single_thread)
+        os.close(write_fd)
+        return self._relay(read_fd, pid)
+
+    def _relay(self, read_fd: int, pid: int) -> int:
+        try:
+            with os.fdopen(read_fd, "rb") as pipe:
+                for chunk in iter(lambda: pipe.read1(65536), b""):
+                    self.echo(chunk.decode("utf-8", errors="replace"))
+        except BaseException:
+            _stop(pid)
+            raise
+        _, status = os.waitpid(pid, 0)
+        return os.waitstatus_to_exitcode(status)
+
+    # -- subprocess: the portable way --------------------------------------------------------------
+    def _subprocess(self, args: list[str]) -> int:
+        env = dict(os.environ)
+        project = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [project, env.get("PYTHONPATH")]))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pytest", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        assert proc.stdout is not None
+        try:
+            for chunk in iter(lambda: proc.stdout.read1(65536), b""):  # type: ignore[union-attr]
+                self.echo(chunk.decode("utf-8", errors="replace"))
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        return proc.wait()
+
+
+def _child(args: list[str], write_fd: int, *, single_thread: bool) -> None:
+    """Run pytest with stdout and stderr going to the pipe, then leave without cleanup."""
+    code = 3
+    try:
+        os.dup2(write_fd, 1)
+        os.dup2(write_fd, 2)
+        os.close(write_fd)
+        sys.stdout = open(1, "w", encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+        sys.stderr = open(2, "w", encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+        if single_thread:
+            import torch
+
+            torch.set_num_threads(1)
+        import pytest
+
+        code = int(pytest.main(args))
+    except KeyboardInterrupt:
+        code = 2
+    except BaseException as exc:  # report it through the pipe; the parent shows the output
+        print(f"kata: the test run failed to start: {exc!r}", file=sys.stderr)
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)  # skip the parent's atexit handlers and buffers
+
+
+def _stop(pid: int) -> None:
+    """End a child after Ctrl-C reached us (it got the same SIGINT and is finishing)."""
+    import signal
+
+    try:
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return
+            time.sleep(0.02)
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def _read_report(path: Path) -> dict[str, dict[str, Any]]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    katas = data.get("katas") if isinstance(data, dict) else None
+    return katas if isinstance(katas, dict) else {}
+
+
+def _write_stdout(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()

@@ -1,0 +1,232 @@
+"""The ``kata`` command: learn, drill and author the katas.
+
+    kata list                 every kata and its status
+    kata check [KATA]         run a kata and show its diagnosis
+    kata watch [KATA]         re-run it on every save, move on when it passes
+    kata hint KATA            the next hint
+    kata solution KATA        the reference solution, as a diff against your file
+    kata reset KATA           restore the kata as shipped (your version is backed up)
+    kata drill                interview rounds: spot the fault in a broken loop
+    kata new DAY SLUG         scaffold a kata (instructors)
+    kata break FILE --fault   make a broken script from a correct one (instructors)
+    kata validate             check every kata: metadata, broken and solved runs (instructors)
+    kata ship [KATA]          record the katas' files as shipped, for reset (instructors)
+
+Every command accepts ``--root`` (the folder holding katas/ and solutions/; by default the
+nearest one above the current folder) and ``--help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from rich.console import Console
+
+from ._break import BreakError
+from ._course import CommandError
+from ._meta import KataMetaError
+
+__all__ = ["main"]
+
+_INTERRUPTED = "Interrupted. Nothing was lost: your files are as you last saved them."
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage error argparse already explained
+        return int(exc.code or 0)
+    if not hasattr(args, "handler"):
+        parser.print_help()
+        return 2
+    out = Console(highlight=False, soft_wrap=True)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    try:
+        return int(args.handler(args, out, err) or 0)
+    except (CommandError, BreakError, KataMetaError) as exc:
+        err.print(f"kata: error: {exc}", style="red", markup=False)
+        return 1
+    except KeyboardInterrupt:
+        err.print(f"kata: {getattr(args, 'interrupt_message', _INTERRUPTED)}", markup=False)
+        return 130
+
+
+# -- the parser -----------------------------------------------------------------------------------
+Handler = Callable[[argparse.Namespace, Console, Console], int]
+
+
+def _parser() -> argparse.ArgumentParser:
+    from . import _cli_author, _cli_learn, _drill, _watch
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--root",
+        metavar="DIR",
+        default=None,
+        help="the course folder (holding katas/ and solutions/); "
+        "default: the nearest one above the current folder",
+    )
+    parser = argparse.ArgumentParser(
+        prog="kata",
+        description="Break-it-and-diagnose katas for PyTorch training loops.",
+        epilog="Start with 'kata list', then 'kata watch'. 'kata COMMAND --help' for details.",
+    )
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    def command(name: str, handler: Handler, summary: str, *details: str) -> Any:
+        p = sub.add_parser(
+            name,
+            parents=[common],
+            help=summary,
+            description="\n".join((summary, "", *details)),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        p.set_defaults(handler=handler)
+        return p
+
+    p = command(
+        "list",
+        _cli_learn.run_list,
+        "List every kata with its status.",
+        "Status comes from your progress file (.kata/progress.json): solved, failing or not tried.",
+        "example: kata list day11",
+    )
+    p.add_argument("day", nargs="?", metavar="DAY", help="only this day, e.g. 11 or day11")
+
+    p = command(
+        "check",
+        _cli_learn.run_check,
+        "Run one kata and show its diagnosis.",
+        "KATA is a path (katas/day11/01_gradients_pile_up), day11/01, or a slug.",
+        "Without KATA: the first kata you have not solved.",
+        "example: kata check day11/01",
+    )
+    p.add_argument("kata", nargs="?", metavar="KATA", help="the kata (default: first unsolved)")
+    p.add_argument("--seed", type=int, default=0, metavar="N", help="the run's seed (default 0)")
+
+    p = command(
+        "watch",
+        _watch.run_watch,
+        "Re-run a kata every time you save a file.",
+        "Runs the kata at once, then again after each save; when it passes, moves on to",
+        "the next unsolved kata. Ctrl-C stops.",
+        "example: kata watch day11/01",
+    )
+    p.add_argument("kata", nargs="?", metavar="KATA", help="where to start (default: unsolved)")
+    p.add_argument("--seed", type=int, default=0, metavar="N", help="the runs' seed (default 0)")
+
+    p = command(
+        "hint",
+        _cli_learn.run_hint,
+        "Show the next hint of a kata.",
+        "Hints go from gentle to explicit; kata remembers how many you have seen.",
+        "example: kata hint day11/01",
+    )
+    p.add_argument("kata", metavar="KATA")
+    p.add_argument("--all", action="store_true", help="show every hint at once")
+
+    p = command(
+        "solution",
+        _cli_learn.run_solution,
+        "Show the reference solution as a diff against your file.",
+        "Shown once the kata is solved; --force shows it before.",
+        "example: kata solution day11/01",
+    )
+    p.add_argument("kata", metavar="KATA")
+    p.add_argument("--force", action="store_true", help="show it even if the kata is not solved")
+
+    p = command(
+        "reset",
+        _cli_learn.run_reset,
+        "Restore a kata's files as shipped.",
+        "Your current files are first copied to .kata/backups/<kata>/<time>/: nothing is lost.",
+        "example: kata reset day11/01",
+    )
+    p.add_argument("kata", metavar="KATA")
+
+    p = command(
+        "drill",
+        _drill.run_drill,
+        "Interview drill: spot the fault in broken training loops.",
+        _drill.DETAILS,
+    )
+    p.add_argument("--day", metavar="N", help="draw from this day only")
+    p.add_argument("--count", type=int, default=5, metavar="K", help="rounds (default 5)")
+    p.add_argument(
+        "--timed",
+        action="store_true",
+        help=f"{_drill.TIME_LIMIT:.0f} s per question; slower answers count as wrong",
+    )
+    p.add_argument(
+        "--answers",
+        metavar="LIST|FILE",
+        help="answers for a non-interactive run: 'b,a,c' or a file, one per line",
+    )
+    p.add_argument("--report", metavar="PATH", help="write each question's result as JSON")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        metavar="N",
+        help="draw the same rounds again (default: a new draw each time)",
+    )
+    p.add_argument(
+        "--no-interview", action="store_true", help="fault rounds only, no interview questions"
+    )
+
+    p = command(
+        "new",
+        _cli_author.run_new,
+        "Scaffold a new kata (instructors).",
+        "Creates katas/dayNN/NN_slug/ (kata.toml, train.py, test_kata.py) from",
+        "katas/_template/, its solution folder and its shipped copy, then says what to fill in.",
+        "example: kata new 11 lr_too_high",
+    )
+    p.add_argument("day", metavar="DAY", help="the day, e.g. 11 or day11")
+    p.add_argument("slug", metavar="SLUG", help="lower-case name, e.g. lr_too_high")
+
+    p = command(
+        "break",
+        _cli_author.run_break,
+        "Make a broken version of a correct training script (instructors).",
+        "Rewrites the script with a fault operator, keeping comments and layout. FAULT is an",
+        "operator name or a finding code (its operators are tried in turn).",
+        "example: kata break solutions/day11/01_x/train.py --fault grad-accumulation \\",
+        "             -o katas/day11/01_x/train.py",
+    )
+    p.add_argument("file", nargs="?", metavar="SOLUTION_FILE")
+    p.add_argument("--fault", metavar="FAULT", help="operator name or finding code")
+    p.add_argument("-o", "--output", metavar="OUT", help="write here (default: print it)")
+    p.add_argument("--list", action="store_true", help="list the operators and their codes")
+
+    p = command(
+        "validate",
+        _cli_author.run_validate,
+        "Check every kata: metadata, files, broken and solved runs (instructors).",
+        "Each kata must fail as shipped with exactly its declared finding codes, and pass",
+        "with its solution, for every seed.",
+        "example: kata validate day11 --seeds 3",
+    )
+    p.add_argument("katas", nargs="*", metavar="KATA|DAY", help="what to check (default: all)")
+    p.add_argument("--seeds", type=int, default=3, metavar="N", help="seeds 0..N-1 (default 3)")
+    p.add_argument("--no-run", action="store_true", help="check metadata and files only")
+
+    p = command(
+        "ship",
+        _cli_author.run_ship,
+        "Record the katas' learner files as shipped (instructors).",
+        "kata reset restores these copies (solutions/dayNN/NN_slug/shipped/). Run it after",
+        "editing a kata's broken files.",
+        "example: kata ship day11/01",
+    )
+    p.add_argument("katas", nargs="*", metavar="KATA|DAY", help="what to record (default: all)")
+    return parser
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,419 @@
+"""The ``kata`` command, run for real against a tiny fake course (tests/data/cli_course).
+
+The course has one kata per outcome: 01 solved by the learner, 02 broken as shipped
+(gradients pile up), 03 with a syntax error in the learner's file. Each test works on its own
+copy, so progress files, backups and edits never leak between tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from kata import _progress
+from kata.cli import main
+
+DATA = Path(__file__).parent / "data" / "cli_course"
+PROJECT = Path(__file__).resolve().parent.parent
+FIT = "day01/01_fit_a_line"
+GROW = "day01/02_steps_that_grow"
+SYNTAX = "day01/03_loss_without_graph"
+COMMANDS = ["list", "check", "watch", "hint", "solution", "reset", "drill", "new", "break",
+            "validate", "ship"]  # fmt: skip
+
+
+@pytest.fixture
+def course(tmp_path: Path) -> Path:
+    root = tmp_path / "course"
+    shutil.copytree(DATA, root, ignore=shutil.ignore_patterns("conftest.py", "__pycache__"))
+    return root
+
+
+@pytest.fixture
+def kata(course, capsys):
+    """Run ``kata ARGS --root course``; returns (exit code, stdout, stderr)."""
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = main([*argv, "--root", str(course)])
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run
+
+
+def _progress_of(course: Path) -> _progress.Progress:
+    return _progress.load(course, repair=False, warn=False)
+
+
+def _mark(course: Path, *solved: str) -> None:
+    progress = _progress_of(course)
+    for kata_id in solved:
+        progress.mark(kata_id, "solved")
+    progress.save()
+
+
+# -- list ---------------------------------------------------------------------------------------
+def test_list_shows_every_kata_not_tried_with_a_bar_per_day(kata):
+    code, out, err = kata("list")
+    assert code == 0, err
+    assert "day01" in out and "0 of 3 solved" in out
+    for kata_id in (FIT, GROW, SYNTAX):
+        assert f"not tried  {kata_id}" in out
+    assert "Next: kata check day01/01_fit_a_line" in out
+
+
+def test_list_shows_solved_and_failing_katas_from_the_progress_file(kata, course):
+    progress = _progress_of(course)
+    progress.mark(FIT, "solved")
+    progress.mark(GROW, "failing")
+    progress.save()
+    code, out, _ = kata("list", "1")
+    assert code == 0
+    assert f"solved     {FIT}" in out
+    assert f"failing    {GROW}" in out
+    assert "1 of 3 solved" in out
+    assert "█" * 10 + "░" * 20 in out
+
+
+def test_an_unknown_day_suggests_the_closest_one(kata):
+    code, _, err = kata("list", "day3")
+    assert code == 1
+    assert err.strip().count("\n") == 0
+    assert "No day 'day3' in this course (days: day01). Did you mean day01?" in err
+
+
+# -- check --------------------------------------------------------------------------------------
+def test_check_of_a_solved_kata_records_it_and_names_the_next(kata, course):
+    code, out, _ = kata("check", FIT)
+    assert code == 0
+    assert f"✔ {FIT} solved" in out
+    assert f"Next: kata check {GROW}" in out
+    assert _progress_of(course).status(FIT) == "solved"
+    assert "solved     day01/01_fit_a_line" in kata("list")[1]
+
+
+def test_check_of_a_broken_kata_shows_the_diagnosis_and_fails(kata, course):
+    code, out, _ = kata("check", "steps_that_grow")  # by slug
+    assert code == 1
+    assert "grad-accumulation" in out
+    assert "Hint 1 of 3: What is in .grad when the second backward() runs?" in out
+    assert f"✘ {GROW} is still failing. Edit katas/{GROW}/train.py" in out
+    assert _progress_of(course).status(GROW) == "failing"
+
+
+def test_check_without_a_name_runs_the_first_unsolved_kata(kata, course):
+    _mark(course, FIT)
+    code, out, _ = kata("check")
+    assert code == 1
+    assert f"{GROW}: Steps that grow" in out
+
+
+def test_check_names_the_line_of_a_syntax_error_without_a_traceback(kata):
+    code, out, err = kata("check", str(Path("katas") / SYNTAX))  # relative path from the root
+    assert code == 1
+    assert "Your train.py has a syntax error at line 7: expected ':'." in out
+    assert "Traceback" not in out + err
+
+
+def test_check_accepts_a_kata_path(kata, course):
+    code, out, _ = kata("check", str(course / "katas" / FIT / "train.py"))
+    assert code == 0
+    assert f"✔ {FIT} solved" in out
+
+
+def test_an_unknown_kata_suggests_the_closest_names_in_one_line(kata):
+    code, out, err = kata("check", "day01/fit_a_lin")
+    assert code == 1
+    assert out == ""
+    assert err.startswith("kata: error: No kata named 'day01/fit_a_lin'")
+    assert f"Did you mean {FIT}?" in err
+    assert err.strip().count("\n") == 0
+
+
+def test_a_kata_with_malformed_metadata_is_named_with_its_file_and_field(kata, course):
+    meta = course / "katas" / GROW / "kata.toml"
+    meta.write_text(meta.read_text().replace('title = "Steps that grow"\n', ""))
+    code, out, err = kata("check", GROW)
+    assert code == 1
+    assert f"{meta}: field 'title': missing." in err
+    assert "Traceback" not in err
+    code, out, err = kata("list")
+    assert code == 1
+    assert "broken metadata" in out and FIT in out
+    assert "1 kata(s) have broken metadata" in err
+
+
+# -- hint ---------------------------------------------------------------------------------------
+def test_hints_climb_the_ladder_and_are_remembered(kata, course):
+    code, out, _ = kata("hint", GROW)
+    assert code == 0
+    assert f"Hint 1 of 3 for {GROW}: What is in .grad" in out
+    assert "Hint 2 of 3: backward() adds to .grad" not in out
+    assert "Hint 2 of 3" in kata("hint", GROW)[1]
+    assert _progress_of(course).hints_used(GROW) == 2
+    assert "Hint 3 of 3" in kata("hint", GROW)[1]
+    out = kata("hint", GROW)[1]
+    assert "Hint 3 of 3" in out and "That is the last hint" in out
+
+
+def test_hint_all_shows_the_whole_ladder(kata, course):
+    code, out, _ = kata("hint", GROW, "--all")
+    assert code == 0
+    for number in (1, 2, 3):
+        assert f"Hint {number} of 3: " in out
+    assert _progress_of(course).hints_used(GROW) == 3
+
+
+# -- solution -----------------------------------------------------------------------------------
+def test_the_solution_stays_hidden_until_solved_unless_forced(kata):
+    code, out, err = kata("solution", GROW)
+    assert code == 1
+    assert f"{GROW} is not solved yet" in err and "--force" in err
+    code, out, _ = kata("solution", GROW, "--force")
+    assert code == 0
+    assert "+        optimizer.zero_grad()" in out
+    assert "(yours)" in out and "(reference)" in out
+
+
+def test_the_solution_of_a_kata_solved_like_the_reference_says_so(kata, course):
+    _mark(course, FIT)
+    code, out, _ = kata("solution", FIT)
+    assert code == 0
+    assert "Your train.py is the reference solution, line for line." in out
+
+
+# -- reset --------------------------------------------------------------------------------------
+def test_reset_restores_the_shipped_file_and_keeps_the_learners_version(kata, course):
+    learner = course / "katas" / GROW / "train.py"
+    shipped = course / "solutions" / GROW / "shipped" / "train.py"
+    learner.write_text("# my work in progress\n")
+    code, out, _ = kata("reset", GROW)
+    assert code == 0
+    assert learner.read_text() == shipped.read_text()
+    backups = list((course / ".kata" / "backups" / "day01" / "02_steps_that_grow").iterdir())
+    assert len(backups) == 1
+    assert (backups[0] / "train.py").read_text() == "# my work in progress\n"
+    assert f"Your version is kept in .kata/backups/day01/02_steps_that_grow/{backups[0].name}/" in (
+        out
+    )
+
+
+def test_reset_twice_keeps_both_backups(kata, course):
+    learner = course / "katas" / GROW / "train.py"
+    for attempt in ("first", "second"):
+        learner.write_text(f"# {attempt}\n")
+        assert kata("reset", GROW)[0] == 0
+    folder = course / ".kata" / "backups" / "day01" / "02_steps_that_grow"
+    kept = sorted((b / "train.py").read_text() for b in folder.iterdir())
+    assert kept == ["# first\n", "# second\n"]
+
+
+def test_reset_of_an_untouched_kata_changes_nothing(kata, course):
+    code, out, _ = kata("reset", GROW)
+    assert code == 0
+    assert "already as shipped" in out
+    assert not (course / ".kata" / "backups").exists()
+
+
+def test_reset_without_a_shipped_copy_refuses_and_touches_nothing(kata, course):
+    shutil.rmtree(course / "solutions" / GROW / "shipped")
+    learner = course / "katas" / GROW / "train.py"
+    learner.write_text("# mine\n")
+    code, _, err = kata("reset", GROW)
+    assert code == 1
+    assert "its shipped copy is missing" in err and f"kata ship {GROW}" in err
+    assert learner.read_text() == "# mine\n"
+
+
+# -- the progress file --------------------------------------------------------------------------
+def test_a_corrupt_progress_file_is_reported_in_one_line_and_rebuilt(kata, course):
+    path = course / ".kata" / "progress.json"
+    path.parent.mkdir()
+    path.write_text("{ not json")
+    code, out, err = kata("list")
+    assert code == 0
+    assert err.startswith("kata: warning: The progress file")
+    assert err.strip().count("\n") == 0
+    assert json.loads(path.read_text())["katas"] == {}
+    assert path.with_name("progress.json.corrupt").read_text() == "{ not json"
+    assert "not tried  day01/01_fit_a_line" in out
+
+
+# -- new, ship, validate --------------------------------------------------------------------------
+def test_new_scaffolds_a_kata_says_what_to_fill_in_and_never_overwrites(kata, course):
+    code, out, _ = kata("new", "1", "lr-too-high")
+    assert code == 0
+    folder = course / "katas" / "day01" / "04_lr_too_high"
+    for name in ("kata.toml", "train.py", "test_kata.py"):
+        assert (folder / name).is_file()
+    assert (course / "solutions/day01/04_lr_too_high/train.py").is_file()
+    assert (course / "solutions/day01/04_lr_too_high/shipped/train.py").is_file()
+    assert "Fill in katas/day01/04_lr_too_high/kata.toml" in out
+    assert "kata validate day01/04_lr_too_high" in out
+
+    (folder / "train.py").write_text("# the author's work\n")
+    code, _, err = kata("new", "day01", "lr_too_high")
+    assert code == 1
+    assert "A kata named 'lr_too_high' already exists" in err
+    assert (folder / "train.py").read_text() == "# the author's work\n"
+
+
+def test_new_on_a_new_day_creates_the_day_and_asks_for_its_lesson(kata, course):
+    code, out, _ = kata("new", "day02", "first")
+    assert code == 0
+    assert (course / "katas" / "day02" / "01_first" / "kata.toml").is_file()
+    assert "Write the day's lesson in katas/day02/README.md" in out
+
+
+def test_new_refuses_a_bad_slug(kata):
+    code, _, err = kata("new", "1", "Bad Slug!")
+    assert code == 1
+    assert "SLUG must be lower-case letters" in err
+
+
+def test_validate_without_running_finds_template_text_stray_files_and_stale_copies(kata, course):
+    assert kata("new", "1", "draft")[0] == 0
+    (course / "katas" / GROW / "notes.txt").write_text("scratch")
+    code, out, err = kata("validate", "--no-run")
+    assert code == 1
+    assert "katas/day01/04_draft/kata.toml: field 'title': still the template's text" in out
+    assert f"katas/{GROW}/notes.txt: stray file" in out
+    # 01 is solved in the learner's copy, 03 has a syntax error: both differ from shipped.
+    assert f"katas/{FIT}/train.py: identical to its solution" in out
+    assert f"katas/{SYNTAX}/train.py differs from its shipped copy" in out
+    assert "have problems" in err
+
+
+def test_validate_runs_each_kata_broken_and_solved_and_names_a_wrong_code(kata, course):
+    for kata_id in (FIT, SYNTAX):
+        assert kata("reset", kata_id)[0] == 0
+    code, out, err = kata("validate", "--seeds", "1")
+    assert code == 0, out + err
+    assert "All 3 kata(s) are valid" in out
+
+    meta = course / "katas" / GROW / "kata.toml"
+    meta.write_text(meta.read_text().replace('["grad-accumulation"]', '["adam-weight-decay"]'))
+    code, out, _ = kata("validate", GROW, "--seeds", "1")
+    assert code == 1
+    assert (
+        f"{meta}: field 'codes': declares ['adam-weight-decay'], but the broken run with seed 0 "
+        "reports ['grad-accumulation']"
+    ) in out
+
+
+def test_ship_records_the_current_files_as_shipped(kata, course):
+    learner = course / "katas" / GROW / "train.py"
+    learner.write_text(learner.read_text() + "# edited by the author\n")
+    code, _, _ = kata("ship", GROW)
+    assert code == 0
+    assert (
+        (course / "solutions" / GROW / "shipped" / "train.py")
+        .read_text()
+        .endswith("# edited by the author\n")
+    )
+
+
+# -- every command ------------------------------------------------------------------------------
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command, capsys):
+    assert main([command, "--help"]) == 0
+    assert f"usage: kata {command}" in capsys.readouterr().out
+
+
+def test_no_command_prints_the_overview(capsys):
+    assert main([]) == 2
+    assert "kata list" not in capsys.readouterr().err
+    assert main(["--help"]) == 0
+    assert "watch" in capsys.readouterr().out
+
+
+def test_outside_a_course_kata_says_how_to_point_at_one(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["list"]) == 1
+    assert "No course found" in capsys.readouterr().err
+
+
+# -- the real command, in a process of its own ---------------------------------------------------
+def _command(*argv: str) -> list[str]:
+    return [sys.executable, "-m", "kata.cli", *argv]
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT), env.get("PYTHONPATH")]))
+    return env
+
+
+def test_kata_runs_as_a_command(course):
+    done = subprocess.run(
+        _command("list", "--root", str(course)), capture_output=True, text=True, env=_env(),
+        cwd=PROJECT, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert f"not tried  {FIT}" in done.stdout
+
+
+def test_ctrl_c_stops_watch_with_one_line_and_no_traceback(course):
+    proc = subprocess.Popen(
+        _command("watch", GROW, "--root", str(course)), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, env=_env(), cwd=PROJECT,
+    )  # fmt: skip
+    try:
+        seen = []
+        for line in proc.stdout:  # the first verdict, then the watch waits for a save
+            seen.append(line)
+            if "still failing" in line:
+                break
+        assert any("still failing" in line for line in seen), "".join(seen)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    assert "Stopped watching" in err
+    assert "Traceback" not in err
+    assert (course / "katas" / GROW / "train.py").read_text() == (
+        course / "solutions" / GROW / "shipped" / "train.py"
+    ).read_text()
+
+
+def test_watch_reruns_on_save_and_moves_on_when_the_kata_passes(kata, course):
+    _mark(course, FIT, SYNTAX)
+    learner = course / "katas" / GROW / "train.py"
+    solution = (course / "solutions" / GROW / "train.py").read_text()
+
+    def fix_after_the_first_verdict() -> None:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            if _progress_of(course).status(GROW) == "failing":
+                time.sleep(0.3)  # let the watch start waiting for saves
+                learner.write_text(solution)
+                return
+            time.sleep(0.1)
+
+    def stop_if_stuck() -> None:
+        os.kill(os.getpid(), signal.SIGINT)  # becomes KeyboardInterrupt: exit code 130
+
+    fixer = threading.Thread(target=fix_after_the_first_verdict, daemon=True)
+    guard = threading.Timer(300, stop_if_stuck)
+    fixer.start()
+    guard.start()
+    try:
+        code, out, _ = kata("watch", GROW)
+    finally:
+        guard.cancel()
+    assert code == 0
+    assert f"✘ {GROW} still failing" in out
+    assert f"✔ {GROW} solved" in out and "after your save" in out
+    assert "Every kata is solved" in out
+    assert _progress_of(course).status(GROW) == "solved"
