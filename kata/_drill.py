@@ -23,6 +23,7 @@ import random
 import shutil
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -282,7 +283,11 @@ def _fault_round(
         if raw.lower() in _HINT:
             if hints_used < len(round_.hints):
                 hints_used += 1
-                out.print(f"Hint {hints_used}: {round_.hints[hints_used - 1]}", markup=False)
+                out.print(
+                    f"Hint {hints_used}: {round_.hints[hints_used - 1]}",
+                    markup=False,
+                    soft_wrap=False,
+                )
             else:
                 out.print("No more hints for this one.")
             continue
@@ -355,7 +360,12 @@ def _reveal_diagnosis(round_: Round, out: Console) -> Any:
         out.print("(It could not be run here, so there is no diagnosis to show.)")
         return None
     out.print("What the diagnostics report when it runs:", style="bold")
-    render_report(report, console=out)
+    # Panels wrap their text; this console keeps plain lines whole (soft wrap) otherwise.
+    soft_wrap, out.soft_wrap = out.soft_wrap, False
+    try:
+        render_report(report, console=out)
+    finally:
+        out.soft_wrap = soft_wrap
     return report
 
 
@@ -375,6 +385,8 @@ def diagnose(round_: Round) -> Any:
         path.write_text(round_.broken, encoding="utf-8")
         with contextlib.ExitStack() as stack:
             stack.enter_context(contextlib.redirect_stdout(io.StringIO()))  # the epoch logs
+            stack.enter_context(warnings.catch_warnings())  # torch's own warnings, shown
+            warnings.simplefilter("ignore")  # better by the diagnosis itself
             if meta.accelerator:
                 from .accelerator import accelerator
 
@@ -399,9 +411,9 @@ def _model_answer(round_: Round, report: Any, out: Console) -> None:
 
     fix = next((f.fix for f in (report.findings if report else []) if f.code == round_.code), "")
     out.print("Model answer:", style="bold")
-    out.print(f"{round_.code}: {CATALOGUE[round_.code].summary}.", markup=False)
+    out.print(f"{round_.code}: {CATALOGUE[round_.code].summary}.", markup=False, soft_wrap=False)
     if fix:
-        out.print(f"Fix: {fix}", markup=False)
+        out.print(f"Fix: {fix}", markup=False, soft_wrap=False)
     diff = "".join(
         difflib.unified_diff(
             round_.broken.splitlines(keepends=True),
@@ -419,12 +431,12 @@ def _model_answer(round_: Round, report: Any, out: Console) -> None:
 def _interview_round(round_: Round, answers: _Answers, out: Console, *, timed: bool) -> Outcome:
     meta = round_.meta
     out.print(f"Interview question ({meta.id}):", style="bold")
-    out.print(meta.interview_question, markup=False)
+    out.print(meta.interview_question, markup=False, soft_wrap=False)
     started = time.monotonic()
     typed = answers.ask_free("Your answer (type it, or just think), then Enter: ")
     seconds = time.monotonic() - started
     out.print("Model answer:", style="bold")
-    out.print(meta.interview_answer, markup=False)
+    out.print(meta.interview_answer, markup=False, soft_wrap=False)
     while True:
         grade = answers.ask("Did your answer cover it? [y/n]: ").strip().lower()
         if grade in _YES | _NO or answers.scripted:

@@ -92,6 +92,7 @@ def test_the_correct_classifier_gives_no_finding_on_an_accelerator():
     assert report.codes() == set(), str(report)
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")  # torch warns about some mutants itself
 @pytest.mark.parametrize(("operator", "script"), CASES, ids=[f"{o}-{s[:-3]}" for o, s in CASES])
 def test_each_operator_makes_a_script_that_the_diagnostics_name_by_its_code(
     operator, script, tmp_path
