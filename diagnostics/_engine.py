@@ -81,38 +81,45 @@ class _Dispatcher:
     def _rebuild(self) -> None:
         self.handlers = {
             event: tuple(
-                w._guarded(check, event)
+                getattr(check, event)
                 for w in self.watches
                 for check in w._checks
-                if check.handles(event)
+                if check.handles(event) and type(check) not in w._broken
             )
             for event in EVENTS
         }
 
     def _emit(self, event: str, *args: Any) -> None:
         for handler in self.handlers[event]:
-            handler(*args)
+            try:
+                handler(*args)
+            except Exception as exc:  # a check must never break the user's run
+                self._failed(handler, event, exc)
+
+    def _failed(self, handler: Any, event: str, exc: Exception) -> None:
+        """Switch the failing check off for its watch, and say so in that watch's report."""
+        check: Check = handler.__self__
+        with self._lock:
+            check.watch._internal_error(check, event, exc)
+            self._rebuild()
 
     # -- installation ------------------------------------------------------------------------
     def _install(self) -> None:
-        h = self.handlers  # noqa: F841  (read through self at call time: it is rebuilt)
-        disp = self
+        emit = self._emit
 
         def fwd_pre(module: nn.Module, args: Any) -> None:
-            for handler in disp.handlers["on_module_forward_pre"]:
-                handler(module, args)
+            if self.handlers["on_module_forward_pre"]:
+                emit("on_module_forward_pre", module, args)
 
         def fwd_post(module: nn.Module, args: Any, output: Any) -> None:
-            for handler in disp.handlers["on_module_forward"]:
-                handler(module, args, output)
+            if self.handlers["on_module_forward"]:
+                emit("on_module_forward", module, args, output)
 
         def step_pre(opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-            for handler in disp.handlers["on_step_pre"]:
-                handler(opt)
+            emit("on_step_pre", opt)
 
         def step_post(opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-            for handler in disp.handlers["on_step_post"]:
-                handler(opt)
+            emit("on_step_post", opt)
 
         handles = [
             _module_mod.register_module_forward_pre_hook(fwd_pre),
@@ -339,21 +346,13 @@ class Watch:
         self.report._update(code, key, **changes)
 
     # -- internals -----------------------------------------------------------------------------
-    def _guarded(self, check: Check, event: str) -> Callable[..., None]:
-        method = getattr(check, event)
-
-        def call(*args: Any) -> None:
-            if type(check) in self._broken:
-                return
-            try:
-                method(*args)
-            except Exception as exc:  # a check must never break the user's run
-                self._internal_error(check, event, exc)
-
-        return call
-
     def _run_guarded(self, check: Check, event: str, *args: Any) -> None:
-        self._guarded(check, event)(*args)
+        if type(check) in self._broken:
+            return
+        try:
+            getattr(check, event)(*args)
+        except Exception as exc:  # a check must never break the user's run
+            self._internal_error(check, event, exc)
 
     def _internal_error(self, check: Check, event: str, exc: Exception) -> None:
         self._broken.add(type(check))
