@@ -93,33 +93,50 @@ class _Series:
         return self.values[min(index // self.stride, len(self.values) - 1)]
 
 
+class _Counter:
+    """The completed steps of one optimizer (shared by its schedulers' records)."""
+
+    __slots__ = ("ref", "steps")
+
+    def __init__(self, optimizer: Any) -> None:
+        self.ref = weakref.ref(optimizer)
+        self.steps = 0
+
+
 class _Scheduler:
-    """What one scheduler did during the watch."""
+    """What one scheduler did during the watch, kept so that it can be judged at the end even
+    when the training function returned and the scheduler is gone."""
 
     __slots__ = (
         "calls",
+        "counter",
+        "epochs",
         "first_epoch",
+        "kind",
         "location",
         "lr0",
         "lrs",
-        "pending",
         "ref",
         "reported",
         "serial",
+        "spec",
         "steps_at_first",
         "verdict",
     )
 
-    def __init__(self, scheduler: Any, serial: int, steps: int) -> None:
+    def __init__(self, scheduler: Any, serial: int, counter: _Counter) -> None:
         self.ref = weakref.ref(scheduler)
+        self.kind = type(scheduler)
         self.serial = serial
+        self.counter = counter
         self.calls = 0
-        self.steps_at_first = steps
+        self.steps_at_first = counter.steps
         self.first_epoch = getattr(scheduler, "last_epoch", 0)
+        self.epochs: list[int] = _epochs(scheduler)  # last_epoch of it (or its parts) now
+        self.spec = _spec(scheduler)
         self.location: Location | None = None
         self.lr0 = _lr(scheduler)
         self.lrs = _Series()
-        self.pending = False  # the before-optimizer verdict waits for the next event
         self.verdict: str | None = None  # "now" or "pending" at the first step
         self.reported = False
 
@@ -129,8 +146,9 @@ class SchedulerChecks(Check):
 
     def __init__(self, watch: Any) -> None:
         super().__init__(watch)
-        self._schedulers: dict[int, _Scheduler] = {}
-        self._steps: dict[int, tuple[weakref.ref[Any], int]] = {}
+        self._records: list[_Scheduler] = []
+        self._by_id: dict[int, _Scheduler] = {}
+        self._counters: dict[int, _Counter] = {}
         self._backwards = 0
         self._pending: list[_Scheduler] = []
         self._serials = itertools.count(1)
@@ -139,72 +157,70 @@ class SchedulerChecks(Check):
     def on_backward(self, tensors: Any) -> None:
         self._backwards += 1
         if self._pending:  # a new backward() before any optimizer.step(): that step was skipped
-            for rec in self._pending:
-                rec.pending = False
             self._pending.clear()
 
     def on_step_pre(self, optimizer: Any) -> None:
         if not self._pending:
             return
         for rec in list(self._pending):
-            scheduler = rec.ref()
-            if scheduler is not None and scheduler.optimizer is optimizer:
+            if rec.counter.ref() is optimizer:
                 self._pending.remove(rec)
-                rec.pending = False
-                self._report_before(rec, scheduler, BEFORE_SAME_ITERATION)
+                self._report_before(rec, BEFORE_SAME_ITERATION)
 
     def on_step_post(self, optimizer: Any) -> None:
-        entry = self._steps.get(id(optimizer))
-        if entry is None or entry[0]() is not optimizer:
-            self._steps[id(optimizer)] = (weakref.ref(optimizer), 1)
-        else:
-            self._steps[id(optimizer)] = (entry[0], entry[1] + 1)
+        self._counter(optimizer).steps += 1
 
     def on_scheduler_step_pre(self, scheduler: Any) -> None:
-        rec = self._schedulers.get(id(scheduler))
+        rec = self._by_id.get(id(scheduler))
         if rec is None or rec.ref() is not scheduler:
-            rec = _Scheduler(scheduler, next(self._serials), self._steps_of(scheduler.optimizer))
+            rec = _Scheduler(scheduler, next(self._serials), self._counter(scheduler.optimizer))
             rec.location = user_location()
-            self._schedulers[id(scheduler)] = rec
+            self._by_id[id(scheduler)] = rec
+            self._records.append(rec)
         rec.calls += 1
         if rec.calls == 1 and not isinstance(scheduler, sched_mod.ReduceLROnPlateau):
             optimizer = scheduler.optimizer
-            if self._steps_of(optimizer) == 0 and not getattr(optimizer, "_opt_called", False):
+            if rec.counter.steps == 0 and not getattr(optimizer, "_opt_called", False):
                 rec.verdict = "now" if self._backwards == 0 else "pending"
 
     def on_scheduler_step_post(self, scheduler: Any) -> None:
-        rec = self._schedulers.get(id(scheduler))
+        rec = self._by_id.get(id(scheduler))
         if rec is None or rec.ref() is not scheduler:
             return
         rec.lrs.add(_lr(scheduler))
+        rec.epochs = _epochs(scheduler)
         if rec.verdict == "now":
-            self._report_before(rec, scheduler, BEFORE_NO_TRAINING)
+            self._report_before(rec, BEFORE_NO_TRAINING)
         elif rec.verdict == "pending":
-            rec.pending = True
             self._pending.append(rec)
         rec.verdict = None
 
     def finish(self) -> None:
-        for rec in self._schedulers.values():
-            scheduler = rec.ref()
-            if scheduler is not None:
-                self._judge(rec, scheduler)
-        self._schedulers.clear()
-        self._steps.clear()
+        for rec in self._records:
+            self._judge(rec)
+        self._records.clear()
+        self._by_id.clear()
+        self._counters.clear()
         self._pending.clear()
 
+    def _counter(self, optimizer: Any) -> _Counter:
+        counter = self._counters.get(id(optimizer))
+        if counter is None or counter.ref() is not optimizer:
+            counter = self._counters[id(optimizer)] = _Counter(optimizer)
+        return counter
+
     # -- scheduler-before-optimizer -----------------------------------------------------------
-    def _report_before(self, rec: _Scheduler, scheduler: Any, how: str) -> None:
-        optimizer = scheduler.optimizer
-        lr1 = rec.lrs.values[0] if rec.lrs.values else _lr(scheduler)
+    def _report_before(self, rec: _Scheduler, how: str) -> None:
+        lr1 = rec.lrs.values[0] if rec.lrs.values else rec.lr0
+        optimizer = rec.counter.ref()
         self.emit(
             "scheduler-before-optimizer",
             key=("scheduler-before-optimizer", rec.serial),
-            subject=scheduler,
+            subject=rec.ref,
             location=rec.location,
             message=BEFORE_OPTIMIZER.format(
-                sched=type(scheduler).__name__,
-                optimizer=type(optimizer).__name__,
+                sched=rec.kind.__name__,
+                optimizer=type(optimizer).__name__ if optimizer is not None else "optimizer",
                 how=how,
                 skipped=BEFORE_SKIPPED.format(lr0=_fmt(rec.lr0), lr1=_fmt(lr1))
                 if lr1 != rec.lr0
@@ -212,7 +228,7 @@ class SchedulerChecks(Check):
             ),
             fix=BEFORE_OPTIMIZER_FIX,
             evidence={
-                "scheduler": type(scheduler).__name__,
+                "scheduler": rec.kind.__name__,
                 "optimizer steps before its first step": "0",
                 "first learning rate of the schedule (skipped)": _fmt(rec.lr0),
                 "first learning rate used": _fmt(lr1),
@@ -220,31 +236,36 @@ class SchedulerChecks(Check):
         )
 
     # -- scheduler-per-batch ------------------------------------------------------------------
-    def _judge(self, rec: _Scheduler, scheduler: Any) -> None:
+    def _judge(self, rec: _Scheduler) -> None:
         """Called once, at the end of the watch: judge the whole run's stepping."""
-        if rec.calls < 2:
+        if rec.calls < 2 or rec.reported:
             return
-        opt_steps = self._steps_of(scheduler.optimizer) - rec.steps_at_first
+        opt_steps = rec.counter.steps - rec.steps_at_first
         if opt_steps < 1 or rec.calls < 0.75 * (opt_steps + 1):
             return  # stepped less often than the optimizer: per epoch (or per few batches)
-        advanced = getattr(scheduler, "last_epoch", rec.calls) - rec.first_epoch
-        if advanced < 0.5 * rec.calls:
+        if rec.epochs and rec.epochs[0] - rec.first_epoch < 0.5 * rec.calls:
             return  # step(epoch) with the user's own epoch values (e.g. fractional epochs)
-        problem = _horizon_problem(scheduler, rec)
+        problem = None
+        for (kind, params), n in zip(rec.spec, rec.epochs[1:] or rec.epochs[:1], strict=False):
+            problem = _horizon_problem(kind, params, max(n, 0), rec)
+            if problem is not None:
+                break
         if problem is None:
             return
-        inner, label, horizon, consequence, decays = problem
-        if inner is not scheduler:
-            label = f"{label} inside {type(scheduler).__name__}"
+        kind, label, horizon, consequence, decays = problem
+        if kind is not rec.kind:
+            label = f"{label} inside {rec.kind.__name__}"
+        rec.reported = True
         lrs = [rec.lr0, *rec.lrs.values]
         series = {"learning rate": lrs}
         if decays:
             series["log10 learning rate"] = [math.log10(max(v, 1e-300)) for v in lrs]
-        example = _EXAMPLES.get(type(inner).__name__, _DEFAULT_EXAMPLE)
+        params = dict(rec.spec).get(kind, {})
+        example = _EXAMPLES.get(kind.__name__, _DEFAULT_EXAMPLE)
         self.emit(
             "scheduler-per-batch",
             key=("scheduler-per-batch", rec.serial),
-            subject=scheduler,
+            subject=rec.ref,
             location=rec.location,
             message=PER_BATCH.format(
                 sched=label,
@@ -253,110 +274,131 @@ class SchedulerChecks(Check):
                 horizon=horizon,
                 consequence=consequence,
             ),
-            fix=PER_BATCH_FIX.format(example=example.format(**_horizon_params(inner))),
+            fix=PER_BATCH_FIX.format(example=example.format(**_example_params(params))),
             evidence={
                 "scheduler": label,
                 "scheduler steps": str(rec.calls),
                 "optimizer steps": str(opt_steps),
                 "optimizer steps per scheduler step": f"{opt_steps / max(rec.calls - 1, 1):.2g}",
-                "learning rate": f"{_fmt(rec.lr0)} at the start, {_fmt(_lr(scheduler))} at the end",
+                "learning rate": f"{_fmt(rec.lr0)} at the start, {_fmt(lrs[-1])} at the end",
             },
             series=series,
         )
 
-    def _steps_of(self, optimizer: Any) -> int:
-        entry = self._steps.get(id(optimizer))
-        return entry[1] if entry is not None and entry[0]() is optimizer else 0
-
 
 # -- horizons -------------------------------------------------------------------------------
-def _horizon_problem(
-    scheduler: Any, rec: _Scheduler | None
-) -> tuple[Any, str, str, str, bool] | None:
-    """(scheduler, label, horizon, consequence, decays) when ``scheduler`` (or one it chains)
-    outran its horizon; ``decays``: the problem is a collapse, best seen on a log scale."""
+def _parts(scheduler: Any) -> list[Any]:
+    """The schedulers that SequentialLR / ChainedScheduler drive, else the scheduler itself."""
     if isinstance(scheduler, (sched_mod.SequentialLR, sched_mod.ChainedScheduler)):
-        for sub in getattr(scheduler, "_schedulers", ()):
-            found = _horizon_problem(sub, None)
-            if found is not None:
-                return found
-        return None
-    n = max(int(getattr(scheduler, "last_epoch", 0)), 0)
-    cls = type(scheduler).__name__
-    if isinstance(scheduler, sched_mod.StepLR):
-        size, gamma = scheduler.step_size, scheduler.gamma
+        return list(getattr(scheduler, "_schedulers", ()))
+    return [scheduler]
+
+
+def _epochs(scheduler: Any) -> list[int]:
+    """The scheduler's last_epoch, then its parts' (each counts the steps it took)."""
+    own = int(getattr(scheduler, "last_epoch", 0))
+    parts = _parts(scheduler)
+    if parts == [scheduler]:
+        return [own]
+    return [own, *(int(getattr(p, "last_epoch", 0)) for p in parts)]
+
+
+def _spec(scheduler: Any) -> list[tuple[type, dict[str, Any]]]:
+    """The horizon parameters of the scheduler (or its parts), read once at its first step."""
+    out = []
+    for part in _parts(scheduler):
+        params: dict[str, Any] = {}
+        for name in ("step_size", "gamma", "T_max", "T_0", "T_mult", "total_iters", "power"):
+            if hasattr(part, name):
+                params[name] = getattr(part, name)
+        if isinstance(part, sched_mod.MultiStepLR):
+            params["milestones"] = sorted(part.milestones.elements())
+        out.append((type(part), params))
+    return out
+
+
+def _horizon_problem(
+    kind: type, p: dict[str, Any], n: int, rec: _Scheduler
+) -> tuple[type, str, str, str, bool] | None:
+    """(kind, label, horizon, consequence, decays) when a scheduler of ``kind`` with
+    parameters ``p`` outran its horizon in ``n`` steps; ``decays``: the learning rate
+    collapsed, best seen on a log scale."""
+    name = kind.__name__
+    if issubclass(kind, sched_mod.StepLR):
+        size, gamma = p["step_size"], p["gamma"]
         decays = n // size
         if gamma < 1 and decays >= 4 and gamma**decays <= _COLLAPSE:
             return (
-                scheduler,
-                f"{cls}(step_size={size}, gamma={gamma:g})",
+                kind,
+                f"{name}(step_size={size}, gamma={gamma:g})",
                 f"decays every {size} steps",
                 f"the learning rate was multiplied by {gamma:g} {decays} times, down to "
                 f"{gamma**decays:.1e} of its initial value",
                 True,
             )
-    elif isinstance(scheduler, sched_mod.MultiStepLR):
-        milestones = sorted(scheduler.milestones.elements())
-        factor = scheduler.gamma ** len(milestones)
+    elif issubclass(kind, sched_mod.MultiStepLR):
+        milestones, gamma = p["milestones"], p["gamma"]
+        factor = gamma ** len(milestones)
         if milestones and factor <= 0.1 and milestones[-1] <= n / 2:
             return (
-                scheduler,
-                f"{cls}(milestones={milestones}, gamma={scheduler.gamma:g})",
+                kind,
+                f"{name}(milestones={milestones}, gamma={gamma:g})",
                 f"ends at step {milestones[-1]}",
                 f"every milestone had passed by step {milestones[-1]} of {n}, so the learning "
                 f"rate sat at {factor:.1e} of its initial value for most of the run",
                 True,
             )
-    elif isinstance(scheduler, sched_mod.ExponentialLR):
-        gamma = scheduler.gamma
+    elif issubclass(kind, sched_mod.ExponentialLR):
+        gamma = p["gamma"]
         if gamma < 1 and gamma ** (n / 2) <= _COLLAPSE:
             within = math.ceil(math.log(_COLLAPSE) / math.log(gamma))
             return (
-                scheduler,
-                f"{cls}(gamma={gamma:g})",
+                kind,
+                f"{name}(gamma={gamma:g})",
                 f"divides the learning rate by 1000 within {within} steps",
                 f"multiplied by {gamma:g} at each of {n} steps, the learning rate fell to "
                 f"{gamma**n:.1e} of its initial value",
                 True,
             )
-    elif isinstance(scheduler, sched_mod.CosineAnnealingLR):
-        t_max = scheduler.T_max
+    elif issubclass(kind, sched_mod.CosineAnnealingLR):
+        t_max = p["T_max"]
         if n >= 1.5 * t_max:
             return (
-                scheduler,
-                f"{cls}(T_max={t_max})",
+                kind,
+                f"{name}(T_max={t_max})",
                 f"lasts T_max={t_max} steps",
                 f"over {n} steps the cosine went down and back up {n / (2 * t_max):.1f} times "
                 "instead of decaying once",
                 False,
             )
-    elif isinstance(scheduler, sched_mod.CosineAnnealingWarmRestarts):
-        restarts = _restarts(scheduler.T_0, scheduler.T_mult, n)
+    elif issubclass(kind, sched_mod.CosineAnnealingWarmRestarts):
+        restarts = _restarts(p["T_0"], p["T_mult"], n)
         if restarts >= _RESTARTS:
             return (
-                scheduler,
-                f"{cls}(T_0={scheduler.T_0}, T_mult={scheduler.T_mult})",
-                f"restarts after T_0={scheduler.T_0} steps",
+                kind,
+                f"{name}(T_0={p['T_0']}, T_mult={p['T_mult']})",
+                f"restarts after T_0={p['T_0']} steps",
                 f"the learning rate restarted {restarts} times within {n} steps",
                 False,
             )
-    elif isinstance(scheduler, sched_mod.PolynomialLR):
-        total = scheduler.total_iters
-        if scheduler.power > 0 and n >= 2 * total:
+    elif issubclass(kind, sched_mod.PolynomialLR):
+        total = p["total_iters"]
+        if p["power"] > 0 and n >= 2 * total:
             return (
-                scheduler,
-                f"{cls}(total_iters={total})",
+                kind,
+                f"{name}(total_iters={total})",
                 f"ends after total_iters={total} steps",
                 f"the learning rate reached its final value at step {total} and stayed there "
                 f"for the other {n - total} steps",
                 True,
             )
-    elif isinstance(scheduler, (sched_mod.LambdaLR, sched_mod.MultiplicativeLR)) and rec:
+    elif issubclass(kind, (sched_mod.LambdaLR, sched_mod.MultiplicativeLR)) and kind is rec.kind:
+        # Only the run's own learning rates tell what a lambda does.
         mid = rec.lrs.at(rec.lrs.count // 2) if rec.lrs.count else rec.lr0
         if rec.lrs.count >= 8 and rec.lr0 > 0 and mid <= _COLLAPSE * rec.lr0:
             return (
-                scheduler,
-                cls,
+                kind,
+                name,
                 "falls below 1/1000 of its initial learning rate within the first half of the run",
                 f"the learning rate fell from {_fmt(rec.lr0)} to {_fmt(mid)} by step "
                 f"{rec.lrs.count // 2} of {rec.lrs.count}",
@@ -365,16 +407,11 @@ def _horizon_problem(
     return None
 
 
-def _horizon_params(scheduler: Any) -> dict[str, Any]:
-    if isinstance(scheduler, sched_mod.StepLR):
-        return {"p": scheduler.step_size, "g": f"{scheduler.gamma:g}"}
-    if isinstance(scheduler, sched_mod.MultiStepLR):
-        return {"p": sorted(scheduler.milestones.elements()), "g": f"{scheduler.gamma:g}"}
-    if isinstance(scheduler, sched_mod.ExponentialLR):
-        return {"p": "", "g": f"{scheduler.gamma:g}"}
-    if isinstance(scheduler, sched_mod.CosineAnnealingWarmRestarts):
-        return {"p": scheduler.T_0, "g": ""}
-    return {"p": "", "g": ""}
+def _example_params(params: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "p": params.get("step_size", params.get("milestones", params.get("T_0", ""))),
+        "g": f"{params['gamma']:g}" if "gamma" in params else "",
+    }
 
 
 def _restarts(t0: int, t_mult: int, n: int) -> int:
