@@ -15,6 +15,7 @@ between (a hand-written EMA that writes into ``ema.state_dict()`` and loads it b
 
 from __future__ import annotations
 
+import functools
 import itertools
 import weakref
 from typing import Any
@@ -47,7 +48,7 @@ class CheckpointChecks(Check):
     def __init__(self, watch: Any) -> None:
         super().__init__(watch)
         # id(tensor) -> (weak ref to it, its version when returned, the snapshot)
-        self._noted: dict[int, tuple[weakref.ref, int, _Snapshot]] = {}
+        self._noted: dict[int, tuple[weakref.ref[torch.Tensor], int, _Snapshot]] = {}
         self._progress = 0  # backward passes and optimizer steps so far
 
     def on_backward(self, tensors: Any) -> None:
@@ -60,12 +61,13 @@ class CheckpointChecks(Check):
         if not hasattr(state_dict, "values"):
             return
         snapshot = _Snapshot(user_location(skip=2), self._progress)
-        noted = self._noted
         for tensor in state_dict.values():
             if isinstance(tensor, torch.Tensor):
-                key = id(tensor)
-                ref = weakref.ref(tensor, lambda _, key=key: noted.pop(key, None))
-                noted[key] = (ref, tensor._version, snapshot)
+                self._noted[id(tensor)] = (
+                    weakref.ref(tensor, functools.partial(_forget, self._noted, id(tensor))),
+                    tensor._version,
+                    snapshot,
+                )
 
     def on_load_state_dict(self, module: Any, state_dict: Any) -> None:
         if not self._noted or not hasattr(state_dict, "items"):
@@ -124,13 +126,23 @@ class CheckpointChecks(Check):
         """The noted tensors among ``items`` that training changed after they were noted."""
         out = []
         for name, tensor in items:
-            entry = self._noted.get(id(tensor))
-            if entry is None or entry[0]() is not tensor:
+            if not isinstance(tensor, torch.Tensor):
                 continue
-            _, version, snapshot = entry
+            entry = self._noted.get(id(tensor))
+            if entry is None:
+                continue
+            ref, version, snapshot = entry
+            noted = ref()
+            if noted is None or noted is not tensor:
+                continue  # another tensor that happens to have a dead one's id
             if tensor._version != version and self._progress > snapshot.progress:
                 out.append((str(name), tensor, tensor._version - version, snapshot))
         return out
+
+
+def _forget(noted: dict[int, Any], key: int, _ref: Any) -> None:
+    """A noted tensor died: forget it (its id may be reused)."""
+    noted.pop(key, None)
 
 
 def _named_tensors(obj: Any, prefix: str = "", depth: int = 0) -> list[tuple[str, Any]]:
