@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+import torch.utils.checkpoint
 from torch import nn
 
 import diagnostics
@@ -692,6 +693,21 @@ def test_an_rnn_cell_called_step_by_step_in_training_is_silent():
                 h = cell(x[:, t], h)
             optimizer.zero_grad()
             F.cross_entropy(head(h), y).backward()
+            optimizer.step()
+    assert report.codes() & MODE_CODES == set()
+
+
+@pytest.mark.parametrize("reentrant", [True, False])
+def test_activation_checkpointing_of_a_training_forward_is_silent(reentrant):
+    torch.manual_seed(0)
+    model, data = mlp(batch_norm=True), batches()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    with diagnostics.watch() as report:
+        for x, y in data:
+            x = x.requires_grad_()
+            out = torch.utils.checkpoint.checkpoint(model, x, use_reentrant=reentrant)
+            optimizer.zero_grad()
+            F.cross_entropy(out, y).backward()
             optimizer.step()
     assert report.codes() & MODE_CODES == set()
 

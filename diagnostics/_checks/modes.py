@@ -29,6 +29,7 @@ frozen teachers (their output does not require grad), EMA copies and teachers in
 
 from __future__ import annotations
 
+import os
 import sys
 import weakref
 from typing import Any
@@ -69,6 +70,7 @@ _CONSEQUENCE_BN = (
 )
 _MAX_RECORDS = 512  # forwards awaiting judgement; more means no step ever comes: drop the oldest
 
+_HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the diagnostics package
 _USER_FILE: dict[str, bool] = {}  # filename -> is_user_file(filename), the frame walk's cache
 
 Site = tuple[str, int, str]  # (filename, line, function), turned into a Location when reported
@@ -220,10 +222,14 @@ class ModeChecks(Check):
             self._track(root, output, eval=False)
 
     def _track(self, root: nn.Module, output: Any, *, eval: bool) -> None:
+        if torch._C._current_graph_task_id() != -1:
+            return  # autograd runs this forward during a backward: a checkpoint's recompute
         grad = torch.is_grad_enabled()
         nodes = _grad_fns(output) if grad else ()
         if eval and not nodes:
             return  # nothing recorded for autograd: a frozen model, nothing to judge
+        if not grad and _called_by_checkpoint():
+            return  # torch.utils.checkpoint's first, graph-free pass of a training forward
         # Training forwards are the common case: keep only their call site (one frame).
         frames = _user_frames(2, 3 if not grad or eval else 1)
         if not frames or not _is_direct_call(frames[0]):
@@ -495,6 +501,21 @@ def _grad_fns(output: Any) -> tuple[Any, ...]:
                 if all(fn is not other for other in found):
                     found.append(fn)
     return tuple(found[:4])
+
+
+_MODULE_CALL = os.path.join("torch", "nn", "modules", "module.py")
+_CHECKPOINT = os.path.join("torch", "utils", "checkpoint.py")
+
+
+def _called_by_checkpoint() -> bool:
+    """Is the root module's caller torch.utils.checkpoint (use_reentrant=True)?"""
+    frame: Any = sys._getframe(2)
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if not (name.startswith(_HERE) or name.endswith(_MODULE_CALL)):
+            return name.endswith(_CHECKPOINT)
+        frame = frame.f_back
+    return False
 
 
 def _is_direct_call(site: Site) -> bool:
