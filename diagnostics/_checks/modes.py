@@ -17,14 +17,19 @@ backward, or the end of the watch), once it is known whether a backward used the
 * a forward in eval mode with gradients enabled whose output required grad but that no
   backward used: ``eval-without-no-grad`` (info).
 
-"Used by a backward" is a pre-hook on the output's ``grad_fn``, registered only for root
-forwards that can be faulty (training mode with dropout/BatchNorm active, or eval mode with
-grad enabled); plain eval under ``no_grad`` costs a couple of attribute reads per call.
+"Used by a backward" is a pre-hook on the output's ``grad_fn``: one per training forward of a
+model with dropout or BatchNorm (a few microseconds), one per eval-mode forward with grad
+enabled; plain evaluation under ``no_grad`` costs a couple of attribute reads per call. With
+hand-written updates (no optimizer) a forward is judged after the second backward that follows
+it; ``eval-mode-in-training`` needs an optimizer step. A functional ``F.dropout(...,
+training=True)`` inside a module in eval mode is reported at once, at the call.
 
 Deliberate patterns that stay silent: BatchNorm recalibration with ``momentum=None``
 (``torch.optim.swa_utils.update_bn``), frozen BatchNorm in a model that is in training mode,
 frozen teachers (their output does not require grad), EMA copies and teachers in training mode
-(no optimizer holds their parameters), optimizing an input tensor through a model in eval mode.
+(no optimizer holds their parameters), optimizing an input tensor through a model in eval mode,
+activation checkpointing (its graph-free first pass and its recomputation during backward).
+The module stack assumes one thread runs forwards (not nn.DataParallel's replicas).
 """
 
 from __future__ import annotations
