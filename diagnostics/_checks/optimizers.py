@@ -109,35 +109,85 @@ def _user_frame() -> types.FrameType | None:
 
 
 def _construction_site(frame: types.FrameType | None, cls: str) -> Location | None:
-    """The line calling ``cls(...)`` in the frame's source file, when there is exactly one
-    (or exactly one that passes weight_decay)."""
+    """The ``cls(...)`` call that built the optimizer, in the source file of the user's step.
+
+    Preferred: the one call inside a function on the current stack (nearest frame first),
+    then the one inside a class with a method on the stack, then the only one in the file.
+    Calls passing decoupled_weight_decay=True or weight_decay=0 cannot be it.
+    """
     if frame is None:
         return None
-    source = "".join(linecache.getlines(frame.f_code.co_filename, frame.f_globals))
+    filename = frame.f_code.co_filename
+    source = "".join(linecache.getlines(filename, frame.f_globals))
     if cls not in source:
         return None
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
         return None
-    calls = []
-    functions: list[tuple[int, int, str]] = []
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            functions.append((node.lineno, node.end_lineno or node.lineno, node.name))
-        elif isinstance(node, ast.Call):
-            func = node.func
-            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
-            if name == cls:
-                calls.append(node)
-    with_decay = [c for c in calls if any(k.arg == "weight_decay" for k in c.keywords)]
-    chosen = with_decay if len(with_decay) == 1 else calls
-    if len(chosen) != 1:
+    scopes = [n for n in ast.walk(tree) if isinstance(n, (*_FUNCTIONS, ast.ClassDef))]
+    calls = [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call) and _called_name(n) == cls and _may_decay(n)
+    ]
+    if not calls:
         return None
-    line = chosen[0].lineno
-    inside = [f for f in functions if f[0] <= line <= f[1]]
-    function = max(inside, key=lambda f: f[0])[2] if inside else "<module>"
-    return Location(frame_location(frame).file, line, function)
+
+    def innermost(line: int, kinds: tuple[type, ...]) -> ast.AST | None:
+        inside = [
+            s
+            for s in scopes
+            if isinstance(s, kinds) and s.lineno <= line <= (s.end_lineno or s.lineno)  # type: ignore[attr-defined]
+        ]
+        return max(inside, key=lambda s: s.lineno, default=None)  # type: ignore[attr-defined]
+
+    lines = []  # the lines of this file on the stack, innermost first
+    f: types.FrameType | None = frame
+    while f is not None:
+        if f.f_code.co_filename == filename:
+            lines.append(f.f_lineno)
+        f = f.f_back
+    chosen = None
+    for kinds in (_FUNCTIONS, (ast.ClassDef,)):
+        for line in lines:
+            scope = innermost(line, kinds)
+            if kinds is not _FUNCTIONS and scope is None:
+                continue
+            found = [c for c in calls if innermost(c.lineno, kinds) is scope]
+            if len(found) == 1:
+                chosen = found[0]
+                break
+        if chosen is not None:
+            break
+    if chosen is None and len(calls) == 1:
+        chosen = calls[0]
+    if chosen is None:
+        return None
+    function = innermost(chosen.lineno, _FUNCTIONS)
+    name = function.name if function is not None else "<module>"  # type: ignore[attr-defined]
+    return Location(frame_location(frame).file, chosen.lineno, name)
+
+
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def _called_name(call: ast.Call) -> str | None:
+    func = call.func
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return func.id if isinstance(func, ast.Name) else None
+
+
+def _may_decay(call: ast.Call) -> bool:
+    """False when the call's own keywords rule out coupled weight decay."""
+    for k in call.keywords:
+        if isinstance(k.value, ast.Constant):
+            if k.arg == "decoupled_weight_decay" and k.value.value is True:
+                return False
+            if k.arg == "weight_decay" and k.value.value == 0:
+                return False
+    return True
 
 
 def _fmt(v: float) -> str:

@@ -1,0 +1,162 @@
+"""The optimizers family: Adam-family optimizers with coupled weight decay, reported once
+per optimizer at the line that builds it; AdamW and decoupled decay stay silent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import diagnostics
+import fixtures
+
+_SOURCE = Path(__file__).read_text().splitlines()
+
+
+def line_of(marker: str) -> int:
+    """The line of this file that ends with the comment '# <marker>'."""
+    hits = [i for i, text in enumerate(_SOURCE, 1) if text.rstrip().endswith(f"# {marker}")]
+    assert len(hits) == 1, f"marker {marker!r} must end exactly one line"
+    return hits[0]
+
+
+def single(report: diagnostics.Report) -> diagnostics.Finding:
+    found = report.by_code("adam-weight-decay")
+    assert len(found) == 1, f"expected one adam-weight-decay finding, got {report.findings}"
+    return found[0]
+
+
+def assert_points_at(finding: diagnostics.Finding, marker: str) -> None:
+    assert finding.location is not None
+    assert Path(finding.location.file).name == "test_optimizers.py"
+    assert finding.location.line == line_of(marker), finding.location
+
+
+def train(model: nn.Module, optimizer: torch.optim.Optimizer, steps: int = 5) -> None:
+    x, y = torch.randn(32, 8), torch.randn(32, 1)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        F.mse_loss(model(x), y).backward()
+        optimizer.step()  # the step
+
+
+def test_adam_with_weight_decay_is_reported_once_at_the_line_that_builds_it():
+    torch.manual_seed(0)
+    model = fixtures.MLP(8, 1, hidden=(16,))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-2)  # built: adam
+    with diagnostics.watch() as report:
+        train(model, optimizer, steps=8)
+    finding = single(report)
+    assert finding.count == 1
+    assert finding.severity is diagnostics.Severity.WARNING
+    assert_points_at(finding, "built: adam")
+    assert finding.location.function.startswith("test_adam_with_weight_decay")
+    assert "weight_decay=0.01" in finding.message
+    assert "torch.optim.AdamW(params, lr=..., weight_decay=0.01)" in finding.fix
+    assert dict(finding.evidence)["weight_decay"] == "0.01"
+
+
+class Trainer:
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+        self.optimizer = torch.optim.NAdam(  # built: trainer
+            model.parameters(),
+            lr=2e-3,
+            weight_decay=5e-4,
+        )
+
+    def fit(self) -> None:
+        train(self.model, self.optimizer)
+
+
+def test_a_trainer_building_nadam_with_weight_decay_is_pointed_at_its_constructor():
+    with diagnostics.watch() as report:
+        Trainer(fixtures.MLP(8, 1, hidden=(16,))).fit()
+    finding = single(report)
+    assert_points_at(finding, "built: trainer")
+    assert finding.location.function == "__init__"
+    assert "decoupled_weight_decay=True" in finding.fix
+
+
+@pytest.mark.parametrize("cls", [torch.optim.Adamax, torch.optim.RAdam])
+def test_the_other_adam_variants_with_weight_decay_are_reported(cls):
+    model = fixtures.MLP(8, 1, hidden=(16,))
+    with diagnostics.watch() as report:
+        train(model, cls(model.parameters(), weight_decay=0.1))
+    assert cls.__name__ in single(report).message
+
+
+class MyAdam(torch.optim.Adam):
+    """A user subclass that keeps Adam's coupled decay."""
+
+
+def test_a_user_subclass_of_adam_is_reported_under_its_own_name():
+    model = fixtures.MLP(8, 1, hidden=(16,))
+    optimizer = MyAdam(model.parameters(), weight_decay=1e-3)  # built: subclass
+    with diagnostics.watch() as report:
+        train(model, optimizer)
+    finding = single(report)
+    assert finding.message.startswith("MyAdam was built with weight_decay=0.001")
+    assert_points_at(finding, "built: subclass")
+
+
+def test_decay_in_one_parameter_group_is_enough_and_named():
+    model = fixtures.MLP(8, 1, hidden=(16,))
+    decay = [p for n, p in model.named_parameters() if n.endswith("weight")]
+    no_decay = [p for n, p in model.named_parameters() if n.endswith("bias")]
+    optimizer = torch.optim.Adam(
+        [{"params": decay, "weight_decay": 0.05}, {"params": no_decay, "weight_decay": 0.0}]
+    )
+    with diagnostics.watch() as report:
+        train(model, optimizer)
+    assert dict(single(report).evidence)["param groups with decay"] == "1 of 2"
+
+
+def test_each_faulty_optimizer_is_reported_separately():
+    generator, critic = fixtures.MLP(8, 1, hidden=(8,)), fixtures.MLP(8, 1, hidden=(8,))
+    with diagnostics.watch() as report:
+        train(generator, torch.optim.Adam(generator.parameters(), weight_decay=1e-4))
+        train(critic, torch.optim.Adam(critic.parameters(), weight_decay=1e-4))
+    assert [f.count for f in report.by_code("adam-weight-decay")] == [1, 1]
+
+
+def test_without_a_constructor_in_sight_the_first_step_is_pointed_at():
+    model = fixtures.MLP(8, 1, hidden=(16,))
+    make = torch.optim.Adam
+    optimizer = make(model.parameters(), weight_decay=1e-2)
+    with diagnostics.watch() as report:
+        train(model, optimizer)
+    assert_points_at(single(report), "the step")
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda params: torch.optim.AdamW(params, weight_decay=1e-2),
+        lambda params: torch.optim.Adam(params),
+        lambda params: torch.optim.Adam(params, weight_decay=0.0),
+        lambda params: torch.optim.Adam(params, weight_decay=1e-2, decoupled_weight_decay=True),
+        lambda params: torch.optim.NAdam(params, weight_decay=1e-2, decoupled_weight_decay=True),
+        lambda params: torch.optim.RAdam(params, weight_decay=1e-2, decoupled_weight_decay=True),
+        lambda params: torch.optim.SGD(params, lr=0.1, weight_decay=5e-4, momentum=0.9),
+        lambda params: type("MyAdamW", (torch.optim.AdamW,), {})(params, weight_decay=0.1),
+    ],
+    ids=[
+        "adamw",
+        "adam-without-decay",
+        "adam-zero-decay",
+        "adam-decoupled",
+        "nadam-decoupled",
+        "radam-decoupled",
+        "sgd-with-decay",
+        "adamw-subclass",
+    ],
+)
+def test_decoupled_or_absent_weight_decay_is_not_reported(make):
+    model = fixtures.MLP(8, 1, hidden=(16,))
+    with diagnostics.watch() as report:
+        train(model, make(model.parameters()))
+    assert report.by_code("adam-weight-decay") == []
