@@ -159,10 +159,12 @@ class ParamTracker:
         if not state.any_stale:
             return []
         state.any_stale = False
-        out = []
+        out: list[torch.Tensor] = []
         for ps in state.params:
             param = ps.ref()
-            grad = None if param is None else param.grad
+            if param is None:
+                continue
+            grad = param.grad
             if ps.stale and grad is not None and ps.grad_ref is not None and ps.grad_ref() is grad:
                 out.append(param)
             ps.stale = False

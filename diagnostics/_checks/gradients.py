@@ -190,7 +190,7 @@ class GradientChecks(Check):
     def __init__(self, watch: Any) -> None:
         super().__init__(watch)
         self._tracker = ParamTracker()
-        self._forwards: collections.deque[tuple[Any, Any]] = collections.deque(
+        self._forwards: collections.deque[tuple[Any, Any, Any, bool]] = collections.deque(
             maxlen=_FORWARD_MEMORY
         )
         self._losses: collections.deque[float] = collections.deque(maxlen=_LOSS_MEMORY)
