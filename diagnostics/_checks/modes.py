@@ -141,7 +141,6 @@ class ModeChecks(Check):
         self._trained_in_eval: dict[int, _Record] = {}  # root id -> last used eval-mode forward
         self._backwards = 0
         self._rnn_dropout: dict[int, tuple[weakref.ref, bool]] = {}
-        self._eval_layers: dict[tuple[int, int], list[str]] = {}
         self._reported: dict[Any, tuple[Location | None, dict[str, str], str]] = {}
 
     # -- module hooks: O(1) per call --------------------------------------------------------
@@ -314,17 +313,15 @@ class ModeChecks(Check):
         self._report_train_in_eval(root, record, final=final)
 
     def _judge_trained_in_eval(self, optimizer: Any) -> None:
+        """The first step after a backward through an eval-mode forward: did it train it?"""
         ids = _param_ids(optimizer)
-        for key, record in list(self._trained_in_eval.items()):
+        records = list(self._trained_in_eval.values())
+        self._trained_in_eval.clear()
+        for record in records:
             root = record.root
-            trained = [p for p in root.parameters() if p.requires_grad and id(p) in ids]
-            if not trained:
+            if not any(p.requires_grad and id(p) in ids for p in root.parameters()):
                 continue  # e.g. the optimizer holds an input tensor (adversarial examples)
-            del self._trained_in_eval[key]
-            cache_key = (id(root), id(optimizer))
-            layers = self._eval_layers.get(cache_key)
-            if layers is None:
-                layers = self._eval_layers[cache_key] = _eval_mode_layers(root, ids)
+            layers = _eval_mode_layers(root, ids)  # modes as they are now, while it trains
             if layers:
                 self._report_eval_in_training(root, record, optimizer, layers)
 
