@@ -255,6 +255,38 @@ def test_a_final_evaluation_in_training_mode_is_reported_when_the_watch_ends():
     assert finding.location.line == line_of("no-grad-eval-in-train-mode")
 
 
+def test_the_evidence_names_the_layers_as_they_were_during_the_faulty_forward():
+    torch.manual_seed(0)
+    model, data = mlp(batch_norm=True), batches()
+    with diagnostics.watch() as report:
+        evaluate_without_eval(model, data)
+        model.eval()  # switched only after the faulty evaluation, before the watch ends
+
+    finding = only_finding(report, "train-mode-in-eval")
+    evidence = dict(finding.evidence)
+    assert evidence["model"] == "Sequential (training mode)"
+    assert evidence["layers in training mode"] == "3 (Dropout p=0.5), 1 (BatchNorm1d)"
+
+
+class FunctionalDropoutInTrainingMode(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(8, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.dropout(self.fc(x), 0.2, training=self.training)
+
+
+def test_functional_dropout_that_follows_the_mode_is_named_by_its_module_when_left_on():
+    torch.manual_seed(0)
+    model = FunctionalDropoutInTrainingMode()
+    with diagnostics.watch() as report:
+        evaluate_without_eval(model, batches())
+
+    finding = only_finding(report, "train-mode-in-eval")
+    assert "FunctionalDropoutInTrainingMode.forward: F.dropout p=0.2" in finding.message
+
+
 def test_an_inference_script_that_never_calls_eval_is_reported():
     torch.manual_seed(0)
     model = mlp(batch_norm=True)

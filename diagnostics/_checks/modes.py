@@ -79,6 +79,9 @@ _HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the diagn
 _USER_FILE: dict[str, bool] = {}  # filename -> is_user_file(filename), the frame walk's cache
 
 Site = tuple[str, int, str]  # (filename, line, function), turned into a Location when reported
+# A dropout or BatchNorm call in training mode: its module, and how a functional call was made
+# (None for nn.Dropout / nn.BatchNorm modules, which describe themselves).
+Layer = tuple[nn.Module, "str | None"]
 
 
 def _user_frames(skip: int, limit: int) -> tuple[Site, ...]:
@@ -113,12 +116,21 @@ class _Record:
     dropped is still reported.
     """
 
-    __slots__ = ("bw", "eval", "frames", "grad", "root", "used")
+    __slots__ = ("bw", "eval", "frames", "grad", "layers", "root", "training", "used")
 
     def __init__(
-        self, root: nn.Module, frames: tuple[Site, ...], bw: int, *, eval: bool, grad: bool
+        self,
+        root: nn.Module,
+        frames: tuple[Site, ...],
+        bw: int,
+        layers: list[Layer],
+        *,
+        eval: bool,
+        grad: bool,
     ) -> None:
         self.root = root
+        self.training = root.training
+        self.layers = layers  # the dropout/BatchNorm calls active in training mode
         self.frames = frames
         self.bw = bw  # backwards started before this forward
         self.eval = eval  # root in eval mode with grad enabled (else: train-mode layers active)
@@ -135,7 +147,7 @@ class ModeChecks(Check):
     def __init__(self, watch: Any) -> None:
         super().__init__(watch)
         self._stack: list[nn.Module] = []  # modules whose forward is running, root first
-        self._active = False  # this root forward ran dropout or a BatchNorm update in train mode
+        self._layers: list[Layer] = []  # this root forward's dropout/BatchNorm in training mode
         self._recalibrating = False  # ...ran a BatchNorm with momentum=None (update_bn)
         self._records: list[_Record] = []
         self._trained_in_eval: dict[int, _Record] = {}  # root id -> last used eval-mode forward
@@ -147,7 +159,7 @@ class ModeChecks(Check):
     def on_module_forward_pre(self, module: nn.Module, args: Any) -> None:
         stack = self._stack
         if not stack:
-            self._active = False
+            self._layers = []
             self._recalibrating = False
         stack.append(module)
 
@@ -181,7 +193,7 @@ class ModeChecks(Check):
             return
         top = stack[-1]
         if top.training:
-            self._active = True
+            self._layers.append((top, None if isinstance(top, _DropoutNd) else f"F.{name} p={p:g}"))
         else:
             self._report_functional(top, f"F.{name}", f"p={p:g}", _FIX_FUNCTIONAL.format(name=name))
 
@@ -203,7 +215,7 @@ class ModeChecks(Check):
         if getattr(top, "momentum", 0.1) is None:
             self._recalibrating = True  # cumulative average: a deliberate recalibration pass
         elif top.training:
-            self._active = True
+            self._layers.append((top, None if isinstance(top, _BatchNorm) else "F.batch_norm"))
         else:
             self._report_functional(
                 top,
@@ -218,9 +230,9 @@ class ModeChecks(Check):
         if not root.training:
             if grad:
                 self._track(root, output, eval=True)
-            if not self._active:
+            if not self._layers:
                 return
-        elif not self._active and not self._has_rnn_dropout(root):
+        elif not self._layers and not self._has_rnn_dropout(root):
             return
         if not self._recalibrating:
             self._track(root, output, eval=False)
@@ -238,7 +250,7 @@ class ModeChecks(Check):
         frames = _user_frames(2, 3 if not grad or eval else 1)
         if not frames or not _is_direct_call(frames[0]):
             return  # called by a third-party library, not by the user's code
-        record = _Record(root, frames, self._backwards, eval=eval, grad=grad)
+        record = _Record(root, frames, self._backwards, self._layers, eval=eval, grad=grad)
         for node in nodes:
             node.register_prehook(record.mark_used)
         records = self._records
@@ -329,7 +341,7 @@ class ModeChecks(Check):
     def _report_train_in_eval(self, root: nn.Module, record: _Record, *, final: bool) -> None:
         key = ("train-mode-in-eval", id(root), record.frames[0])
         if key not in self._reported:
-            dropouts, norms = _train_mode_layers(root)
+            dropouts, norms = _train_mode_layers(root, record.layers)
             layers = dropouts + norms
             name = _model_name(root)
             if not record.grad:
@@ -346,16 +358,16 @@ class ModeChecks(Check):
                 effects.append(_CONSEQUENCE_DROPOUT)
             if norms:
                 effects.append(_CONSEQUENCE_BN)
-            mode = "in training mode" if root.training else "with layers in training mode"
+            mode = "in training mode" if record.training else "with layers in training mode"
             message = (
                 f"{name} ran a forward pass {context}, {mode}: "
                 f"{_join(layers) or 'its dropout or BatchNorm layers'} "
                 f"{'is' if len(layers) == 1 else 'are'} active. In training mode "
-                f"{' and '.join(effects) or 'these layers behave randomly'}; model.eval() was "
+                f"{'; '.join(effects) or 'these layers behave randomly'}. model.eval() was "
                 f"not called before evaluating."
             )
             evidence = {
-                "model": f"{name} ({'training' if root.training else 'eval'} mode)",
+                "model": f"{name} ({'training' if record.training else 'eval'} mode)",
                 "layers in training mode": _join(layers) or "(none found by module type)",
                 "gradients": "enabled" if record.grad else "disabled (no_grad)",
             }
@@ -558,19 +570,27 @@ def _describe(name: str, module: nn.Module) -> str:
     return f"{label} ({kind})"
 
 
-def _train_mode_layers(root: nn.Module) -> tuple[list[str], list[str]]:
-    """Dropout layers, and statistics-tracking BatchNorm layers, of ``root`` in training mode."""
-    dropouts, norms = [], []
+def _train_mode_layers(root: nn.Module, layers: list[Layer]) -> tuple[list[str], list[str]]:
+    """Dropout layers, and BatchNorm layers updating their statistics, seen in training mode
+    during a forward of ``root`` (plus its multi-layer RNNs with dropout, which call no F.*)."""
+    names = {id(m): name for name, m in root.named_modules()}
+    dropouts: dict[str, None] = {}  # ordered sets
+    norms: dict[str, None] = {}
+    for module, call in layers:
+        name = names.get(id(module), type(module).__name__)
+        if call is None:
+            text = _describe(name, module)
+        elif name:
+            text = f"{name} ({type(module).__name__}): {call}"
+        else:
+            text = f"{type(module).__name__}.forward: {call}"
+        (norms if isinstance(module, _BatchNorm) or call == "F.batch_norm" else dropouts)[text] = (
+            None
+        )
     for name, m in root.named_modules():
-        if not m.training:
-            continue
-        if (isinstance(m, _DropoutNd) and m.p > 0) or (
-            isinstance(m, nn.RNNBase) and m.dropout > 0 and m.num_layers > 1
-        ):
-            dropouts.append(_describe(name, m))
-        elif isinstance(m, _BatchNorm) and m.track_running_stats:
-            norms.append(_describe(name, m))
-    return dropouts, norms
+        if isinstance(m, nn.RNNBase) and m.training and m.dropout > 0 and m.num_layers > 1:
+            dropouts[_describe(name, m)] = None
+    return list(dropouts), list(norms)
 
 
 def _eval_mode_layers(root: nn.Module, trained: set[int]) -> list[str]:
