@@ -3,13 +3,13 @@
 A :class:`SimulatedTensor` is a wrapper subclass (``torch.Tensor._make_wrapper_subclass``)
 around a plain CPU tensor. It is backed by the "meta" device at the C++ level, because a
 wrapper that claims "cuda" there makes a CUDA build of torch without a driver abort inside its
-device guard; at the Python level (``.device``, ``.is_cuda``, ``repr``) it says ``cuda:0``,
-which is where user code and the diagnostics read devices from.
+device guard; at the Python level (``.device``, ``.is_cuda``, ``repr``, ``.numpy()``,
+``.cpu()``) it is a ``cuda:0`` tensor, and that is where user code and the diagnostics look.
 
 Every aten op that touches one lands in ``__torch_dispatch__``, below autograd: the op's
 device rules are checked first (``_simdevice_rules``), then it runs on the unwrapped CPU
 tensors and the results are wrapped again. Autograd, optimizers and modules sit above and
-see ordinary tensors.
+see ordinary tensors, so a run computes exactly what the same run computes on the CPU.
 """
 
 from __future__ import annotations
@@ -22,21 +22,21 @@ import torch
 
 from . import _simdevice_rules as rules
 
-# pytest (and the diagnostics) leave this plumbing out of the tracebacks they show.
+# pytest and the diagnostics leave frames of modules marked so out of the tracebacks they show.
 __tracebackhide__ = True
 
 DEVICE = torch.device("cuda", 0)
+_CPU = torch.device("cpu")
 
 _UNSUPPORTED = (
     "the simulated accelerator does not support {op}: it computes every operation on the "
     "CPU, and torch has no CPU kernel for this one ({reason}). Run this code on a real GPU, "
-    "or do this step on the CPU: move its tensors with .cpu() first."
+    "or do this step on the CPU: move its tensors there with .cpu() first."
 )
-_GPU_ONLY_MARKERS = ("Could not run", "not implemented for", "no kernel", "NotImplementedError")
 
 
 class UnsupportedOperation(RuntimeError):
-    """An operation the simulated accelerator cannot run (no CPU implementation)."""
+    """An operation the simulated accelerator cannot run (torch has no CPU kernel for it)."""
 
 
 class SimulatedTensor(torch.Tensor):
@@ -44,15 +44,15 @@ class SimulatedTensor(torch.Tensor):
 
     _inner: torch.Tensor
 
-    # No torch-function layer of our own: results must stay what dispatch made them, and
-    # the accelerator's mode (``_simdevice_mode``) handles the Python-level calls.
+    # No torch-function layer: torch's Python functions see an ordinary tensor, and results
+    # stay what dispatch made them. What a GPU tensor answers differently is below.
     __torch_function__ = torch._C._disabled_torch_function_impl
 
     @staticmethod
-    def __new__(cls, inner: torch.Tensor, *, requires_grad: bool = False) -> SimulatedTensor:
-        return wrap(inner, requires_grad=requires_grad)
+    def __new__(cls, inner: torch.Tensor) -> SimulatedTensor:
+        return wrap(inner)
 
-    # -- what user code reads ------------------------------------------------------------
+    # -- where it lives ---------------------------------------------------------------------
     @property  # type: ignore[override]
     def device(self) -> torch.device:
         return DEVICE
@@ -62,23 +62,64 @@ class SimulatedTensor(torch.Tensor):
         return True
 
     @property  # type: ignore[override]
-    def is_meta(self) -> bool:
-        return False
-
-    @property  # type: ignore[override]
     def is_cpu(self) -> bool:
         return False
 
+    @property  # type: ignore[override]
+    def is_meta(self) -> bool:
+        return False
+
+    def get_device(self) -> int:
+        return DEVICE.index
+
+    def type(self, dtype: Any = None, non_blocking: bool = False, **kwargs: Any) -> Any:
+        if dtype is None:
+            return rules.legacy_type_name(self)
+        return moves.retype(self, dtype, non_blocking)
+
+    # -- moving, and what needs host memory -------------------------------------------------
+    def to(self, *args: Any, **kwargs: Any) -> torch.Tensor:  # type: ignore[override]
+        return moves.tensor_to(self, args, kwargs)
+
+    def cuda(self, device: Any = None, non_blocking: bool = False, **kwargs: Any) -> Any:
+        moves.check_device(DEVICE if device is None else device)
+        return self
+
+    def cpu(self, memory_format: torch.memory_format = torch.preserve_format) -> torch.Tensor:
+        return moves.to_host(self)
+
+    def numpy(self, *, force: bool = False) -> Any:
+        if not force:
+            raise TypeError(moves.NUMPY)
+        return self._inner.detach().numpy(force=True).copy()
+
+    def tolist(self) -> Any:
+        return self._inner.tolist()
+
+    def pin_memory(self, device: Any = None) -> torch.Tensor:
+        raise RuntimeError(moves.PIN.format(name=rules.legacy_type_name(self)))
+
+    def is_pinned(self, device: Any = None) -> bool:
+        return False
+
+    @property  # type: ignore[override]
+    def data(self) -> torch.Tensor:
+        return torch.Tensor.data.__get__(self)  # type: ignore[attr-defined]
+
+    @data.setter
+    def data(self, value: torch.Tensor) -> None:
+        moves.set_data(self, value)
+
+    # -- printing, copying, saving ----------------------------------------------------------
     def __repr__(self, *, tensor_contents: Any = None) -> str:
         return _repr(self)
 
     def __format__(self, format_spec: str) -> str:
-        # torch.Tensor.__format__ formats 0-dim tensors as numbers for plain tensors only.
+        # torch formats a 0-dim tensor as a number (f"{loss:.3f}"), for plain tensors only.
         if self.dim() == 0:
             return self.item().__format__(format_spec)
         return object.__format__(self, format_spec)
 
-    # -- copying and saving ---------------------------------------------------------------
     def __deepcopy__(self, memo: dict[int, Any]) -> SimulatedTensor:
         if id(self) in memo:
             return memo[id(self)]
@@ -102,7 +143,7 @@ class SimulatedTensor(torch.Tensor):
 
     def __reduce_ex__(self, protocol: int) -> Any:
         # Saved as what it holds, a CPU tensor (or Parameter): a checkpoint written on the
-        # simulated accelerator loads anywhere, as one saved from a GPU does with map_location.
+        # simulated accelerator loads anywhere, like one saved from a GPU with map_location.
         plain = self._inner.detach().clone()
         if getattr(self, "_is_param", False):
             return (torch._utils._rebuild_parameter, (plain, self.requires_grad, OrderedDict()))
@@ -114,40 +155,43 @@ class SimulatedTensor(torch.Tensor):
     def __torch_dispatch__(
         cls, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None
     ) -> Any:
-        __tracebackhide__ = True
-        kwargs = kwargs or {}
-        problem = (
-            rules.device_problem(func, args, kwargs) if _has_plain_tensor(args, kwargs) else None
-        )
+        return simulate(func, args, kwargs or {})
+
+
+def simulate(func: Any, args: tuple, kwargs: dict) -> Any:
+    """Run aten op ``func`` on the simulated accelerator, with torch's device checks."""
+    __tracebackhide__ = True
+    if _has_plain_tensor(args, kwargs):
+        problem = rules.device_problem(func, args, kwargs)
         if problem is rules.RUN_COMPOSITE:
-            # torch builds this op from others: run its recipe on our tensors, so the
-            # mixing is caught (with torch's words) by the inner op that a GPU rejects.
+            # torch builds this op from others: run its recipe on these tensors, so that
+            # the mixing is caught, in torch's words, by the inner op a GPU rejects.
             return func._op_dk(torch._C.DispatchKey.CompositeExplicitAutograd, *args, **kwargs)
         if problem is not None:
-            args = kwargs = None  # type: ignore[assignment]  # keep frames free of operands
+            args = kwargs = None  # type: ignore[assignment]  # no operands in the traceback
             raise problem
-        plan = _PLANS.get(id(func)) or _plan(func)
-        if plan.special is not None:
-            return plan.special(func, args, kwargs)
-        try:
-            out = func._op(*_unwrap_all(args), **_unwrap_kwargs(kwargs))
-        except (NotImplementedError, RuntimeError) as exc:
-            if not _is_missing_cpu_kernel(exc):
-                raise
-            raise UnsupportedOperation(
-                _UNSUPPORTED.format(op=op_name(func), reason=_first_line(exc))
-            ) from None
-        if plan.mutated:
-            return _mutated_result(plan, args, kwargs, out)
-        device = kwargs.get("device")
-        if device is not None and torch.device(device).type == "cpu":
-            return out
-        return _wrap_all(out)
+    plan = _PLANS.get(id(func)) or _plan(func)
+    if plan.special is not None:
+        return plan.special(func, args, kwargs)
+    try:
+        out = func._op(*[_unwrap(a) for a in args], **_unwrap_kwargs(kwargs))
+    except (NotImplementedError, RuntimeError) as exc:
+        if "Could not run" not in str(exc) or "'CPU' backend" not in str(exc):
+            raise
+        raise UnsupportedOperation(
+            _UNSUPPORTED.format(op=rules.op_name(func), reason=_first_line(exc))
+        ) from None
+    if plan.mutated:
+        return _mutated_result(plan, args, kwargs, out)
+    device = kwargs.get("device")
+    if device is not None and torch.device(device).type == "cpu":
+        return out
+    return _wrap_all(out)
 
 
 # -- wrapping ----------------------------------------------------------------------------------
 def wrap(inner: torch.Tensor, *, requires_grad: bool = False) -> SimulatedTensor:
-    """A simulated-accelerator tensor holding ``inner`` (a plain CPU tensor)."""
+    """A tensor on the simulated accelerator holding ``inner``, a plain CPU tensor."""
     t = torch.Tensor._make_wrapper_subclass(
         SimulatedTensor,
         inner.size(),
@@ -163,6 +207,7 @@ def wrap(inner: torch.Tensor, *, requires_grad: bool = False) -> SimulatedTensor
 
 
 def is_simulated(t: object) -> bool:
+    """Is ``t`` a tensor on the simulated accelerator?"""
     return type(t) is SimulatedTensor
 
 
@@ -186,12 +231,8 @@ def _unwrap(x: Any) -> Any:
     if type(x) in (list, tuple) and x and any(type(i) is SimulatedTensor for i in x):
         return type(x)(i._inner if type(i) is SimulatedTensor else i for i in x)
     if isinstance(x, torch.device) and x.type == "meta":
-        return _CPU
+        return _CPU  # torch made it from a simulated tensor's options: it means "here"
     return x
-
-
-def _unwrap_all(args: tuple) -> list:
-    return [_unwrap(a) for a in args]
 
 
 def _unwrap_kwargs(kwargs: dict) -> dict:
@@ -206,13 +247,10 @@ def _wrap_all(out: Any) -> Any:
     return out
 
 
-_CPU = torch.device("cpu")
-
-
-# -- what to do with each op, worked out once ------------------------------------------------------
+# -- what to do with each op, worked out once --------------------------------------------------
 class _Plan(NamedTuple):
     special: Any  # a handler of its own, or None
-    mutated: tuple[tuple[int, str | int], ...]  # (return index, the argument it is)
+    mutated: tuple[tuple[int, str | int], ...]  # (return index, the argument it returns)
     returns: int
 
 
@@ -250,20 +288,20 @@ def _mutated_result(plan: _Plan, args: tuple, kwargs: dict, out: Any) -> Any:
     return tuple(r if isinstance(r, SimulatedTensor) else _wrap_all(r) for r in results)
 
 
-# -- ops that need more than unwrap, compute, wrap ------------------------------------------------
+# -- ops that need more than unwrap, compute, wrap ---------------------------------------------
 def _local_scalar_dense(func: Any, args: tuple, kwargs: dict) -> Any:
-    return args[0]._inner.item()
+    return args[0]._inner.item()  # .item(): the one way a number leaves the device
 
 
 def _copy_(func: Any, args: tuple, kwargs: dict) -> Any:
-    dst, src = args[0], args[1]
+    dst, src = args[0], args[1]  # copy_ crosses devices by design
     _unwrap(dst).copy_(_unwrap(src), *args[2:], **kwargs)
     return dst
 
 
 def _to_copy(func: Any, args: tuple, kwargs: dict) -> Any:
+    out = func._op(_unwrap(args[0]), *args[1:], **_unwrap_kwargs(kwargs))
     device = kwargs.get("device")
-    out = func(_unwrap(args[0]), *args[1:], **_unwrap_kwargs(kwargs))
     if device is not None and torch.device(device).type == "cpu":
         return out
     return wrap(out)
@@ -276,22 +314,11 @@ _SPECIAL = {
 }
 
 
-# -- messages ------------------------------------------------------------------------------------
-def op_name(func: Any) -> str:
-    """``aten.addmm.default`` -> ``aten.addmm``; keeps a meaningful overload name."""
-    ns, name = func._schema.name.split("::")
-    overload = func._overloadname
-    return f"{ns}.{name}" if overload == "default" else f"{ns}.{name}.{overload}"
-
-
-def _is_missing_cpu_kernel(exc: BaseException) -> bool:
-    text = str(exc)
-    return "Could not run" in text and "'CPU' backend" in text
-
-
+# -- text ------------------------------------------------------------------------------------
 def _first_line(exc: BaseException) -> str:
+    """The first sentence of torch's message."""
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    return text.split(". ")[0].splitlines()[0] if text else type(exc).__name__
 
 
 def _repr(t: SimulatedTensor) -> str:
@@ -316,3 +343,7 @@ def _repr(t: SimulatedTensor) -> str:
 def _scalar_end(text: str) -> int:
     comma = text.find(",")
     return comma if comma != -1 else len(text) - 1
+
+
+# The moves need the class above; the class's methods reach them at call time.
+from . import _simdevice_moves as moves  # noqa: E402

@@ -89,7 +89,7 @@ def device_problem(func: Any, args: tuple, kwargs: dict) -> Any:
     if len(devices) < 2:
         return None
     if any(d.type == "meta" for d in devices):
-        return RuntimeError(_META_LEAK.format(op=_op_name(func)))
+        return RuntimeError(_META_LEAK.format(op=op_name(func)))
     if func in _INDEXING:
         return _indexing(operands)
     if func in _CONVOLUTIONS:
@@ -122,7 +122,7 @@ def rnn_problem(input: Any, hidden: Any, params: Any) -> Exception | None:
     return None
 
 
-def conv_type_name(t: torch.Tensor) -> str:
+def legacy_type_name(t: torch.Tensor) -> str:
     """torch's legacy type name, as ``Tensor.type()`` gives it: ``torch.cuda.FloatTensor``."""
     plain = torch.empty((), dtype=t.dtype).type()  # "torch.FloatTensor"
     if t.device.type == "cpu":
@@ -178,7 +178,7 @@ def _convolution(args: tuple, kwargs: dict) -> Exception | None:
         if other is None or other.device == input.device:
             continue
         text = _CONV_TYPES.format(
-            input=conv_type_name(input), what=what, other=conv_type_name(other)
+            input=legacy_type_name(input), what=what, other=legacy_type_name(other)
         )
         if mkldnn:
             text += _CONV_MKLDNN.format(what=what)
@@ -254,7 +254,8 @@ def _wrapper_name(func: Any, structured: bool) -> str:
     return f"wrapper_CUDA_{overload}_{base}" + ("_out" if is_out else "")
 
 
-def _op_name(func: Any) -> str:
+def op_name(func: Any) -> str:
+    """``aten.addmm``, or ``aten.add.Tensor`` when the overload matters."""
     ns, name = func._schema.name.split("::")
     return (
         f"{ns}.{name}" if func._overloadname == "default" else f"{ns}.{name}.{func._overloadname}"
