@@ -6,21 +6,33 @@ torch every time (one to several seconds); here the parent imports torch, the di
 and pytest once and each run happens in a ``fork()`` of it, which starts clean but warm.
 Where ``fork`` does not exist (Windows) each run is a subprocess instead.
 
-The parent never runs a torch operation: a child forked after OpenMP's thread pool started
-would hang in its first parallel region. A parent that did compute (the test suite, say)
-makes its children single-threaded, which is safe.
+Warming means more than importing. The first training step of a process pays for lazy
+initialisations (kernels, the autograd engine, the diagnostics' hooks, rich's rendering), so
+the parent runs one tiny step under ``diagnostics.watch()`` and renders its report. Then it
+freezes its objects out of the garbage collector's reach (``gc.freeze``): pytest collects
+garbage at the end of every run, and walking torch's millions of objects took the better part
+of a second each time.
+
+A child forked after OpenMP's thread pool started would hang in its first parallel region, so
+a parent that computes (the warm-up, or the test suite calling this) is single-threaded from
+its first operation on, and so are its children. The katas' models are tiny: one thread is
+what they run fastest on anyway.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import gc
 import importlib
-import importlib.metadata
+import io
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +57,7 @@ _WARM_MODULES = (
     "diagnostics._pytest_plugin",
     "kata.pytest_plugin",
     "kata._loader",
+    "kata.accelerator",
     "fixtures",
     "rich.console",
 )
@@ -102,14 +115,13 @@ def pytest_args(
         args.append("--kata-solution")
     if not record_progress:
         args.append("--kata-no-progress")
-    if not _plugin_installed():
-        args[len(targets) : len(targets)] = ["-p", _PLUGIN]
+    args[len(targets) : len(targets)] = ["-p", _PLUGIN]  # runs see no other plugin: ENV
     return args
 
 
-def _plugin_installed() -> bool:
-    """Installed, the plugin loads from its entry point; loading it again would clash."""
-    return any(ep.value == _PLUGIN for ep in importlib.metadata.entry_points(group="pytest11"))
+# A kata run needs the kata plugin alone. Other installed plugins (xdist, hypothesis, anyio...)
+# would be imported, and their asserts rewritten, in every fresh child: seconds per run.
+ENV = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
 
 
 class Runner:
@@ -122,7 +134,7 @@ class Runner:
         self._single_thread = "torch" in sys.modules
 
     def warm(self) -> None:
-        """Import what every run needs, once, in this (parent) process."""
+        """Import and exercise once what every run needs, in this (parent) process."""
         for name in _WARM_MODULES:
             try:
                 importlib.import_module(name)
@@ -135,6 +147,9 @@ class Runner:
                 importlib.import_module(f"_pytest.{name}")
             except ImportError:
                 continue
+        self._single_thread = True
+        _exercise()
+        gc.collect()  # what the warm-up left is garbage; each fork freezes the rest
 
     def run(self, args: Sequence[str], *, report: bool = False) -> RunResult:
         """Run ``pytest args`` in a fresh process, stream its output, return the verdict.
@@ -155,10 +170,12 @@ class Runner:
         read_fd, write_fd = os.pipe()
         sys.stdout.flush()
         sys.stderr.flush()
+        gc.freeze()  # the child's garbage collections skip everything the parent made
         pid = os.fork()
         if pid == 0:  # the child: never returns
             os.close(read_fd)
             _child(args, write_fd, single_thread=self._single_thread)
+        gc.unfreeze()
         os.close(write_fd)
         return self._relay(read_fd, pid)
 
@@ -175,7 +192,7 @@ class Runner:
 
     # -- subprocess: the portable way --------------------------------------------------------------
     def _subprocess(self, args: list[str]) -> int:
-        env = dict(os.environ)
+        env = dict(os.environ, **ENV)
         project = str(Path(__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [project, env.get("PYTHONPATH")]))
         proc = subprocess.Popen(
@@ -195,6 +212,50 @@ class Runner:
         return proc.wait()
 
 
+def _exercise() -> None:
+    """One tiny training step of each common kind, diagnosed and rendered, then thrown away."""
+    import torch
+    from torch import nn
+
+    import diagnostics
+    from diagnostics._render import report_text
+
+    torch.set_num_threads(1)  # before the first operation: see the module's docstring
+    torch.manual_seed(0)
+    conv = nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Dropout(0.1),
+        nn.Linear(16, 3),
+    )
+    mlp = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))
+    images, labels = torch.randn(8, 1, 4, 4), torch.randint(0, 3, (8,))
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(torch.randn(8, 4), torch.randn(8, 1)), batch_size=4
+    )
+    adamw = torch.optim.AdamW(conv.parameters(), lr=1e-3)
+    sgd = torch.optim.SGD(mlp.parameters(), lr=0.1, momentum=0.9)
+    scheduler = torch.optim.lr_scheduler.StepLR(adamw, step_size=1)
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        with diagnostics.watch() as report:
+            adamw.zero_grad()
+            nn.functional.cross_entropy(conv(images), labels).backward()
+            adamw.step()
+            scheduler.step()
+            for x, y in loader:  # no zero_grad: a finding, so that rendering warms up too
+                nn.functional.mse_loss(mlp(x), y).backward()
+                sgd.step()
+            conv.eval()
+            with torch.no_grad():
+                conv(images)
+            copy.deepcopy(conv.state_dict())
+        report_text(report)
+
+
 def _child(args: list[str], write_fd: int, *, single_thread: bool) -> None:
     """Run pytest with stdout and stderr going to the pipe, then leave without cleanup."""
     code = 3
@@ -202,6 +263,7 @@ def _child(args: list[str], write_fd: int, *, single_thread: bool) -> None:
         os.dup2(write_fd, 1)
         os.dup2(write_fd, 2)
         os.close(write_fd)
+        os.environ.update(ENV)
         sys.stdout = open(1, "w", encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
         sys.stderr = open(2, "w", encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
         if single_thread:
