@@ -123,7 +123,9 @@ class _Dispatcher:
 
         handles = [
             _module_mod.register_module_forward_pre_hook(fwd_pre),
-            _module_mod.register_module_forward_hook(fwd_post),
+            # always_call: the post hook runs even when forward raises, so a module stack
+            # kept by a check stays balanced when the user catches the error.
+            _module_mod.register_module_forward_hook(fwd_post, always_call=True),
             _optim_mod.register_optimizer_step_pre_hook(step_pre),
             _optim_mod.register_optimizer_step_post_hook(step_post),
         ]
