@@ -57,6 +57,9 @@ def run_list(args: argparse.Namespace, out: Console, err: Console) -> int:
         solved = sum(progress.status(m.id) == "solved" for m in metas)
         out.print(_day_header(day, solved, len(items)))
         table = Table.grid(padding=(0, 2))
+        for _ in range(3):  # mark, status, id: whole, so an id can be copied from here
+            table.add_column(no_wrap=True)
+        table.add_column()  # the title wraps instead
         for item in items:
             if isinstance(item, KataMetaError):
                 problems += 1
@@ -175,15 +178,14 @@ def run_hint(args: argparse.Namespace, out: Console, err: Console) -> int:
     total = len(meta.hints)
     if args.all:
         for number, hint in enumerate(meta.hints, start=1):
-            out.print(f"Hint {number} of {total}: ", style="bold", end="")
-            out.print(hint, markup=False)
+            out.print(Text.assemble((f"Hint {number} of {total}: ", "bold"), hint), soft_wrap=False)
         while progress.hints_used(meta.id) < total:
             progress.use_hint(meta.id)
     else:
         seen = progress.hints_used(meta.id)
         number = progress.use_hint(meta.id)
-        out.print(f"Hint {number} of {total} for {meta.id}: ", style="bold", end="")
-        out.print(meta.hints[number - 1], markup=False)
+        label = f"Hint {number} of {total} for {meta.id}: "
+        out.print(Text.assemble((label, "bold"), meta.hints[number - 1]), soft_wrap=False)
         if seen >= total:
             out.print(
                 f"That is the last hint. 'kata solution {meta.id} --force' shows the reference "

@@ -113,6 +113,12 @@ def test_every_operator_has_a_mutation_test_and_a_catalogue_code():
         assert op.code in diagnostics.CATALOGUE, op.name
 
 
+def test_the_cli_docs_list_every_operator_with_its_code():
+    docs = (Path(__file__).parent.parent / "docs" / "cli.md").read_text()
+    for op in OPERATORS.values():
+        assert f"| `{op.name}` | `{op.code}` |" in docs, op.name
+
+
 def test_operators_keep_comments_and_untouched_lines_as_written():
     source = (DATA / "classifier.py").read_text()
     broken = break_source(source, "scheduler-per-batch").source
