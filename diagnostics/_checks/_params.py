@@ -1,9 +1,9 @@
-"""What happened to each optimized parameter's gradient between two optimizer steps.
+"""What happened to an optimizer's gradients between two of its steps.
 
 The gradients checks ask, at every ``optimizer.step()``: did backward() add onto gradients
 that an earlier step already used, and were the gradients cleared after backward()? Both
-answers come from the gradient tensor's identity and its version counter, with no copy of
-any value:
+answers come from a gradient tensor's identity and its version counter, with no copy of any
+value:
 
 * autograd accumulates into an existing ``.grad`` in place, which bumps its version by
   exactly one; ``zero_()``, gradient clipping and ``GradScaler.unscale_`` bump it too;
@@ -13,11 +13,16 @@ any value:
   the ``.grad`` tensor is the one the step saw and its version moved by one: nothing
   cleared it in between.
 
-One post-accumulate-grad hook per parameter feeds this, registered at its optimizer's first
-step (parameters no optimizer ever steps are never hooked) and removed by :meth:`close`.
+``zero_grad()`` clears all of an optimizer's gradients at once, so one parameter per
+optimizer (its sentinel: the first one that has a gradient) tells the story of all of them,
+at the cost of one post-accumulate-grad hook per optimizer. The sentinel is hooked at its
+optimizer's first step and the hook removed by :meth:`ParamTracker.close`; the other
+parameters are read only when a finding is about to be reported.
+
 Writing through ``p.grad.data`` bypasses the version counter, so clearing gradients with
 ``p.grad.data.zero_()`` looks like no clearing at all; ``zero_grad()``, ``p.grad = None``
-and ``p.grad.zero_()`` are all seen.
+and ``p.grad.zero_()`` are all seen. Clearing the gradients of only some of an optimizer's
+parameters is judged by the sentinel's.
 """
 
 from __future__ import annotations
@@ -25,17 +30,17 @@ from __future__ import annotations
 import functools
 import itertools
 import weakref
-from typing import Any
 
 import torch
 
 _SERIALS = itertools.count(1)
+_PROBES = 8  # value reads allowed per optimizer to tell clipping from clearing
 
 
-class ParamState:
-    """One optimized parameter, as its gradient hook and the optimizer's steps see it."""
+class Sentinel:
+    """The parameter whose gradient stands for its optimizer's."""
 
-    __slots__ = ("armed", "grad_ref", "owner", "ref", "stale", "touched", "version")
+    __slots__ = ("armed", "grad_ref", "handle", "owner", "ref", "stale", "touched", "version")
 
     def __init__(self, param: torch.Tensor, owner: OptimizerState) -> None:
         self.ref = weakref.ref(param)
@@ -45,6 +50,10 @@ class ParamState:
         self.armed = False  # the next accumulation is the first since a step
         self.stale = False  # the gradient holds values a step already used
         self.touched = False  # backward() reached it since the last step
+        self.handle = param.register_post_accumulate_grad_hook(
+            functools.partial(_accumulated, self)
+        )
+        self.remember(param.grad)
 
     def remember(self, grad: torch.Tensor | None) -> None:
         """Note ``grad`` as the parameter's current gradient."""
@@ -66,187 +75,178 @@ class ParamState:
 
 
 class OptimizerState:
-    """One optimizer: its hooked parameters and what its steps have seen."""
+    """One optimizer, as its steps and its sentinel's gradient have shown it."""
 
     __slots__ = (
         "__weakref__",
-        "any_stale",
         "got_grad",
-        "params",
+        "groups",
         "probes_left",
         "ref",
         "reported",
+        "sentinel",
         "serial",
-        "size",
         "steps",
-        "touched",
     )
 
     def __init__(self, optimizer: torch.optim.Optimizer) -> None:
         self.ref = weakref.ref(optimizer)
         self.serial = next(_SERIALS)
-        self.params: list[ParamState] = []
-        self.size = -1  # number of parameters in its groups when last synchronised
+        self.sentinel: Sentinel | None = None
+        self.groups = len(optimizer.param_groups)
         self.steps = 0  # completed steps seen
         self.got_grad = False  # any of its parameters ever had a gradient
-        self.any_stale = False  # some parameter accumulated onto a step's gradients
-        self.touched = False  # backward() reached one of its parameters since its last step
-        self.probes_left = 8  # value checks allowed to tell clipping from clearing
+        self.probes_left = _PROBES
         self.reported: set[str] = set()
 
     @property
     def optimizer(self) -> torch.optim.Optimizer | None:
         return self.ref()
 
-    def label(self) -> str:
+    def params(self) -> list[torch.Tensor]:
         opt = self.ref()
-        return type(opt).__name__ if opt is not None else "optimizer"
+        if opt is None:
+            return []
+        return [p for group in opt.param_groups for p in group["params"]]
 
 
 class ParamTracker:
-    """Hooks the optimizers' parameters and keeps the per-step bookkeeping of their gradients."""
+    """Keeps one sentinel per optimizer and the per-step bookkeeping of its gradient."""
 
     def __init__(self) -> None:
         self._optimizers: dict[int, OptimizerState] = {}
-        self._params: dict[int, ParamState] = {}
-        self._handles: list[Any] = []
+        self._last: OptimizerState | None = None
 
     # -- lookup -----------------------------------------------------------------------------
     def optimizer(self, optimizer: torch.optim.Optimizer) -> OptimizerState:
-        """The state of ``optimizer``, hooking any parameter it holds that is not hooked yet."""
-        state = self._optimizers.get(id(optimizer))
+        """The state of ``optimizer`` (created, and its sentinel chosen, on first sight)."""
+        state = self._last
         if state is None or state.ref() is not optimizer:
-            state = OptimizerState(optimizer)
-            self._optimizers[id(optimizer)] = state
-        size = sum(len(group["params"]) for group in optimizer.param_groups)
-        if size != state.size:
-            self._sync(state, optimizer)
-            state.size = size
+            state = self._optimizers.get(id(optimizer))
+            if state is None or state.ref() is not optimizer:
+                state = OptimizerState(optimizer)
+                self._optimizers[id(optimizer)] = state
+            self._last = state
+        if state.sentinel is None or len(optimizer.param_groups) != state.groups:
+            state.groups = len(optimizer.param_groups)
+            self._choose_sentinel(state)
         return state
 
     def optimizers(self) -> list[OptimizerState]:
         return [s for s in self._optimizers.values() if s.ref() is not None]
 
-    def owner_of(self, param: torch.Tensor) -> OptimizerState | None:
-        """The optimizer holding ``param``, among those seen stepping."""
-        state = self._params.get(id(param))
-        if state is None or state.ref() is not param:
-            return None
-        return state.owner
+    def optimized_ids(self) -> set[int]:
+        """The ids of every parameter held by an optimizer seen stepping."""
+        return {id(p) for state in self.optimizers() for p in state.params()}
 
     # -- events -----------------------------------------------------------------------------
     def after_step(self, state: OptimizerState) -> None:
         """The optimizer stepped: its current gradients are now 'used'."""
         state.steps += 1
-        state.touched = False
-        state.any_stale = False
-        for ps in state.params:
-            param = ps.ref()
-            grad = None if param is None else param.grad
-            ps.remember(grad)
-            ps.armed = grad is not None
-            ps.stale = False
-            ps.touched = False
-            if grad is not None:
-                state.got_grad = True
+        sentinel = state.sentinel
+        param = sentinel.ref() if sentinel is not None else None
+        if param is None or param.grad is None:
+            # The sentinel got no gradient this time: one that does stands for them better.
+            self._choose_sentinel(state)
+            sentinel = state.sentinel
+            param = sentinel.ref() if sentinel is not None else None
+        if sentinel is None or param is None:
+            return
+        grad = param.grad
+        sentinel.remember(grad)
+        sentinel.armed = grad is not None
+        sentinel.stale = False
+        sentinel.touched = False
+        if grad is not None:
+            state.got_grad = True
 
-    def stale_params(self, state: OptimizerState) -> list[torch.Tensor]:
-        """Parameters whose gradient, about to be used, still holds a previous step's part.
+    def take_stale(self, state: OptimizerState) -> bool:
+        """Does the gradient about to be used still hold a previous step's part?
 
-        Each stale accumulation is returned once: asked before a step, then again after it
-        (a closure passed to step() runs its backward() in between), nothing is counted twice.
+        Each stale accumulation answers True once: asked before a step, then again after it
+        (a closure passed to step() runs its backward() in between), nothing counts twice.
         """
-        if not state.any_stale:
-            return []
-        state.any_stale = False
-        out: list[torch.Tensor] = []
-        for ps in state.params:
-            param = ps.ref()
-            if param is None:
-                continue
-            grad = param.grad
-            if ps.stale and grad is not None and ps.grad_ref is not None and ps.grad_ref() is grad:
-                out.append(param)
-            ps.stale = False
-        return out
+        sentinel = state.sentinel
+        if sentinel is None or not sentinel.stale:
+            return False
+        sentinel.stale = False
+        param = sentinel.ref()
+        grad = None if param is None else param.grad
+        return grad is not None and sentinel.grad_ref is not None and sentinel.grad_ref() is grad
 
     def cleared_since_backward(self, state: OptimizerState) -> list[torch.Tensor] | None:
-        """If every gradient backward() produced since the last step is gone (None or zeroed)
-        now, the parameters concerned; otherwise None.
+        """If every gradient of the optimizer is gone (None or zero) although backward() reached
+        it since the last step, the parameters concerned; otherwise None.
 
-        A gradient modified in place since its last accumulation is read (one reduction) to
-        tell clearing from clipping or unscaling; after a few non-zero reads the loop is known
-        to clip, not clear, and no more values are read.
+        A gradient modified in place since backward() is read (one reduction) to tell clearing
+        from clipping or unscaling; after a few non-zero reads the loop is known to clip, not
+        clear, and no more values are read.
         """
-        if not state.touched:
+        sentinel = state.sentinel
+        if sentinel is None or not sentinel.touched:
             return None
-        cleared: list[torch.Tensor] = []
-        changed: list[torch.Tensor] = []
-        for ps in state.params:
-            if not ps.touched:
-                continue
-            param = ps.ref()
-            if param is None:
-                continue
-            grad = param.grad
-            if grad is not None and ps.unchanged(grad):
-                return None  # as backward() left it: not cleared
-            cleared.append(param)
-            if grad is not None:
-                changed.append(grad)
-        if not cleared:
+        param = sentinel.ref()
+        if param is None:
             return None
-        if changed:
+        grad = param.grad
+        if sentinel.unchanged(grad):
+            return None  # as backward() left it: not cleared
+        if grad is not None:
             if state.probes_left <= 0:
                 return None
             with torch.no_grad():
-                if any(bool(g.any()) for g in changed):
+                if bool(grad.any()):
                     state.probes_left -= 1
                     return None
-        return cleared
+        # The sentinel's gradient is gone: the others must be too for the step to do nothing.
+        params = [p for p in state.params() if p.requires_grad]
+        with torch.no_grad():
+            if any(p.grad is not None and bool(p.grad.any()) for p in params):
+                return None
+        return params
 
-    # -- hooks ------------------------------------------------------------------------------
-    def _sync(self, state: OptimizerState, optimizer: torch.optim.Optimizer) -> None:
-        known = {id(ps.ref()) for ps in state.params}
-        for group in optimizer.param_groups:
-            for param in group["params"]:
-                if id(param) in known or not param.requires_grad:
-                    continue
-                ps = ParamState(param, state)
-                ps.remember(param.grad)
-                if param.grad is not None:
-                    state.got_grad = True
-                state.params.append(ps)
-                self._params[id(param)] = ps
-                hook = functools.partial(_accumulated, ps)
-                self._handles.append(param.register_post_accumulate_grad_hook(hook))
+    # -- internals --------------------------------------------------------------------------
+    def _choose_sentinel(self, state: OptimizerState) -> None:
+        params = [p for p in state.params() if p.requires_grad]
+        with_grad = [p for p in params if p.grad is not None]
+        if with_grad:
+            state.got_grad = True
+        chosen = with_grad[0] if with_grad else (params[0] if params else None)
+        old = state.sentinel
+        if chosen is None or (old is not None and old.ref() is chosen):
+            return
+        if old is not None and old.ref() is not None and not with_grad:
+            return  # no better choice: keep the one we have
+        if old is not None:
+            old.handle.remove()
+        state.sentinel = Sentinel(chosen, state)
 
     def close(self) -> None:
         """Remove every hook; the tracker is not used after this."""
-        for handle in self._handles:
-            handle.remove()
-        self._handles.clear()
-        self._params.clear()
+        for state in self._optimizers.values():
+            if state.sentinel is not None:
+                state.sentinel.handle.remove()
+                state.sentinel = None
         self._optimizers.clear()
+        self._last = None
 
 
-def _accumulated(ps: ParamState, param: torch.Tensor) -> None:
+def _accumulated(sentinel: Sentinel, param: torch.Tensor) -> None:
     """Post-accumulate-grad hook: backward() just added into ``param.grad``."""
     grad = param.grad
     if grad is None:
         return
     # Same tensor, one version further: this accumulation landed on the values last seen.
-    contiguous = (
-        ps.grad_ref is not None and ps.grad_ref() is grad and grad._version == ps.version + 1
-    )
-    if ps.armed:  # the first accumulation since the last step
-        ps.armed = False
-        ps.stale = contiguous
-        if contiguous:
-            ps.owner.any_stale = True
+    same = sentinel.grad_ref is not None and sentinel.grad_ref() is grad
+    version = grad._version
+    contiguous = same and version == sentinel.version + 1
+    if sentinel.armed:  # the first accumulation since the last step
+        sentinel.armed = False
+        sentinel.stale = contiguous
     elif not contiguous:
-        ps.stale = False  # cleared or replaced since the previous accumulation
-    ps.remember(grad)
-    ps.touched = True
-    ps.owner.touched = True
-    ps.owner.got_grad = True
+        sentinel.stale = False  # cleared or replaced since the previous accumulation
+    if not same:
+        sentinel.grad_ref = weakref.ref(grad)
+    sentinel.version = version
+    sentinel.touched = True
+    sentinel.owner.got_grad = True

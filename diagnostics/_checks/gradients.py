@@ -206,9 +206,13 @@ class GradientChecks(Check):
 
     # -- events -------------------------------------------------------------------------------
     def on_module_forward(self, module: Any, args: Any, output: Any) -> None:
-        # Weak references only: read back when a loss turns out non-finite or has no graph.
+        # Weak references only, read back when a loss turns out non-finite or has no graph.
+        # Inputs are kept when they need no gradient: the batch itself, while training (a NaN
+        # in the data is then named as such); every other input is an earlier output.
         first = args[0] if args else None
-        inp = weakref.ref(first) if isinstance(first, torch.Tensor) else None
+        inp = None
+        if isinstance(first, torch.Tensor) and not first.requires_grad:
+            inp = weakref.ref(first)
         if not isinstance(output, torch.Tensor):
             if isinstance(output, (tuple, list)) and output and isinstance(output[0], torch.Tensor):
                 output = output[0]
@@ -220,6 +224,7 @@ class GradientChecks(Check):
     def on_backward(self, tensors: Any) -> None:
         self._backwards += 1
         n = self._backwards
+        walk = n <= _WALK_FIRST or not n & (n - 1)
         graphs = []
         for t in tensors:
             if not isinstance(t, torch.Tensor):
@@ -227,28 +232,27 @@ class GradientChecks(Check):
             if t.grad_fn is None:
                 self._no_graph(t)
                 continue
-            graphs.append(t)
+            if walk:
+                graphs.append(t)
             if t.is_floating_point():
                 self._check_finite(t)
-        if graphs and (n <= _WALK_FIRST or n & (n - 1) == 0):
+        if graphs:
             self._collect_leaves(graphs)
 
     def on_step_pre(self, optimizer: Any) -> None:
         state = self._tracker.optimizer(optimizer)
         if state.steps == 0 and state.serial not in self._first_norm:
-            self._first_norm[state.serial] = _grad_norm(p for p in _params_of(state))
-        stale = self._tracker.stale_params(state)
-        if stale:
-            self._report_accumulation(state, stale)
+            self._first_norm[state.serial] = _grad_norm(state.params())
+        if self._tracker.take_stale(state):
+            self._report_accumulation(state)
         cleared = self._tracker.cleared_since_backward(state)
         if cleared:
             self._report_cleared(state, cleared)
 
     def on_step_post(self, optimizer: Any) -> None:
         state = self._tracker.optimizer(optimizer)
-        stale = self._tracker.stale_params(state)  # accumulated by a closure inside step()
-        if stale:
-            self._report_accumulation(state, stale)
+        if self._tracker.take_stale(state):  # a closure's backward() inside step()
+            self._report_accumulation(state)
         self._tracker.after_step(state)
         self._steps += 1
         orphans = self._decide_leaves() if self._undecided else []
@@ -389,18 +393,20 @@ class GradientChecks(Check):
         return "", {}
 
     # -- grad-accumulation / grads-cleared-before-step ----------------------------------------
-    def _report_accumulation(self, state: OptimizerState, stale: list[torch.Tensor]) -> None:
+    def _report_accumulation(self, state: OptimizerState) -> None:
         step = state.steps + 1
+        params = state.params()
+        stale = [p for p in params if p.grad is not None]
         first_stale, norms = self._stale_steps.setdefault(state.serial, (step, []))
         if len(norms) < _NORM_STEPS:
-            norms.append(_grad_norm(_params_of(state)))
+            norms.append(_grad_norm(params))
         first = self._first_norm.get(state.serial, float("nan"))
         key = ("grad-accumulation", state.serial)
         series = {"gradient norm at each step": [first, *norms]}
         evidence = {
             "optimizer": _describe(state),
             "first step on stale gradients": f"#{first_stale}",
-            "parameters concerned": f"{len(stale)} of {len(_params_of(state))} tensors "
+            "parameters concerned": f"{len(stale)} of {len(params)} tensors "
             f"({sum(p.numel() for p in stale):,} values)",
             "gradient norm": f"{_fmt(first)} at step 1, {_fmt(norms[-1])} at step "
             f"{first_stale + len(norms) - 1}",
@@ -466,6 +472,7 @@ class GradientChecks(Check):
             return []
         self._undecided = [i for i in self._undecided if i not in ready]
         candidates = []
+        optimized = self._tracker.optimized_ids()
         for i in ready:
             leaf = self._leaves[i]
             param = leaf.ref()
@@ -473,7 +480,7 @@ class GradientChecks(Check):
                 continue
             if param._version != leaf.version:  # updated by hand (or by anything else)
                 continue
-            if self._tracker.owner_of(param) is not None:
+            if id(param) in optimized:
                 continue
             candidates.append(param)
         if not candidates:
@@ -486,7 +493,7 @@ class GradientChecks(Check):
     def _report_never(self, state: OptimizerState, orphans: list[nn.Parameter]) -> None:
         state.reported.add("never")
         opt = state.optimizer
-        count = len(list(_params_of(state)))
+        count = len(state.params())
         if self._backwards == 0:
             message = NO_BACKWARD.format(optimizer=_describe(state), steps=state.steps)
             fix = NO_BACKWARD_FIX
@@ -499,7 +506,7 @@ class GradientChecks(Check):
             )
             if orphans:
                 same = sorted(tuple(p.shape) for p in orphans) == sorted(
-                    tuple(p.shape) for p in _params_of(state)
+                    tuple(p.shape) for p in state.params()
                 )
                 message += NEVER_GRADIENTS_COPY.format(
                     orphans=len(orphans),
@@ -567,10 +574,6 @@ class GradientChecks(Check):
 
 
 # -- helpers --------------------------------------------------------------------------------
-def _params_of(state: OptimizerState) -> list[torch.Tensor]:
-    return [p for ps in state.params if (p := ps.ref()) is not None]
-
-
 def _grad_norm(params: Any) -> float:
     """The total 2-norm of the gradients (read only; one scalar)."""
     total = 0.0
