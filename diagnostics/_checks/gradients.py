@@ -147,8 +147,8 @@ _CAUSES = {
     ),
 }
 NON_FINITE = (
-    "The loss became {value} at {when}. {culprit}Learning rate: {lrs}. A non-finite loss gives "
-    "non-finite gradients, and once they reach the parameters every later step stays NaN."
+    "The loss became {value} at {when}. {culprit}A non-finite loss gives non-finite "
+    "gradients, and once they reach the parameters every later step stays NaN."
 )
 NON_FINITE_PARAMS = (
     "The {where} are already non-finite: an earlier step applied non-finite gradients. "
@@ -201,7 +201,8 @@ class GradientChecks(Check):
         self._orphans_reported = False
         self._no_graph_seen = False
         self._non_finite: dict[str, Any] | None = None
-        self._stale_steps: dict[int, tuple[int, list[float]]] = {}
+        self._lr_unknown = False
+        self._stale_steps: dict[int, tuple[int, list[float], str]] = {}
         self._first_norm: dict[int, float] = {}
 
     # -- events -------------------------------------------------------------------------------
@@ -241,6 +242,10 @@ class GradientChecks(Check):
 
     def on_step_pre(self, optimizer: Any) -> None:
         state = self._tracker.optimizer(optimizer)
+        if self._lr_unknown and self._non_finite is not None:
+            self._lr_unknown = False
+            self._non_finite["evidence"]["learning rate"] = _learning_rates([state])
+            self.watch.update("non-finite-loss", key="loss", evidence=self._non_finite["evidence"])
         if state.steps == 0 and state.serial not in self._first_norm:
             self._first_norm[state.serial] = _grad_norm(state.params())
         if self._tracker.take_stale(state):
@@ -340,7 +345,9 @@ class GradientChecks(Check):
             return
         step = max((s.steps for s in self._tracker.optimizers()), default=0) + 1
         when = f"training step {step} (backward() call {self._backwards})"
-        lrs = _learning_rates(self._tracker.optimizers()) or "unknown (no optimizer stepped yet)"
+        lrs = _learning_rates(self._tracker.optimizers())
+        self._lr_unknown = not lrs  # filled in when an optimizer first steps
+        lrs = lrs or "unknown (no optimizer stepped yet)"
         culprit, evidence = self._non_finite_culprit()
         losses = list(self._losses)
         finite = [v for v in losses if math.isfinite(v)]
@@ -356,7 +363,6 @@ class GradientChecks(Check):
                 value=_fmt(value) if t.numel() == 1 else "non-finite",
                 when=when,
                 culprit=culprit,
-                lrs=lrs,
             ),
             "fix": NON_FINITE_FIX,
             "location": user_location(),
@@ -397,14 +403,16 @@ class GradientChecks(Check):
         step = state.steps + 1
         params = state.params()
         stale = [p for p in params if p.grad is not None]
-        first_stale, norms = self._stale_steps.setdefault(state.serial, (step, []))
+        first_stale, norms, name = self._stale_steps.setdefault(
+            state.serial, (step, [], _describe(state))
+        )
         if len(norms) < _NORM_STEPS:
             norms.append(_grad_norm(params))
         first = self._first_norm.get(state.serial, float("nan"))
         key = ("grad-accumulation", state.serial)
         series = {"gradient norm at each step": [first, *norms]}
         evidence = {
-            "optimizer": _describe(state),
+            "optimizer": name,
             "first step on stale gradients": f"#{first_stale}",
             "parameters concerned": f"{len(stale)} of {len(params)} tensors "
             f"({sum(p.numel() for p in stale):,} values)",
