@@ -19,6 +19,7 @@ from collections import OrderedDict
 from typing import Any, NamedTuple
 
 import torch
+from torch.utils._mode_utils import no_dispatch
 
 from . import _simdevice_rules as rules
 
@@ -182,7 +183,10 @@ def simulate(func: Any, args: tuple, kwargs: dict) -> Any:
             _UNSUPPORTED.format(op=rules.op_name(func), reason=_first_line(exc))
         ) from None
     if plan.mutated:
-        return _mutated_result(plan, args, kwargs, out)
+        result = _mutated_result(plan, args, kwargs, out)
+        if plan.reshapes:
+            _sync_metadata(plan, args, kwargs)
+        return result
     device = kwargs.get("device")
     if device is not None and torch.device(device).type == "cpu":
         return out
@@ -252,6 +256,7 @@ class _Plan(NamedTuple):
     special: Any  # a handler of its own, or None
     mutated: tuple[tuple[int, str | int], ...]  # (return index, the argument it returns)
     returns: int
+    reshapes: bool  # may change the shape of what it mutates (transpose_, out=, resize_)
 
 
 _PLANS: dict[int, _Plan] = {}  # by id(): OpOverloads live as long as torch, and hash slowly
@@ -269,7 +274,12 @@ def _plan(func: Any) -> _Plan:
             ):
                 mutated.append((i, arg.name if arg.kwarg_only else j))
                 break
-    plan = _Plan(_SPECIAL.get(func), tuple(mutated), len(schema.returns))
+    reshapes = (
+        torch.Tag.inplace_view in func.tags
+        or any(arg.kwarg_only and arg.alias_info is not None for arg in schema.arguments)
+        or schema.name in ("aten::resize_", "aten::resize_as_", "aten::set_")
+    )
+    plan = _Plan(_SPECIAL.get(func), tuple(mutated), len(schema.returns), reshapes)
     _PLANS[id(func)] = plan
     return plan
 
@@ -286,6 +296,29 @@ def _mutated_result(plan: _Plan, args: tuple, kwargs: dict, out: Any) -> Any:
     for i, where in plan.mutated:
         results[i] = original(where)
     return tuple(r if isinstance(r, SimulatedTensor) else _wrap_all(r) for r in results)
+
+
+def _sync_metadata(plan: _Plan, args: tuple, kwargs: dict) -> None:
+    """Give a mutated wrapper its inner tensor's new shape (after transpose_, resize_, out=)."""
+    for _, where in plan.mutated:
+        t = kwargs[where] if isinstance(where, str) else args[where]
+        if not isinstance(t, SimulatedTensor):
+            continue
+        inner = t._inner
+        if (t.size(), t.stride(), t.storage_offset()) == (
+            inner.size(),
+            inner.stride(),
+            inner.storage_offset(),
+        ):
+            continue
+        # The wrapper's own storage is on "meta": its metadata can be set there directly,
+        # with dispatch to Python off so that only the wrapper changes.
+        with no_dispatch():
+            elements = inner.untyped_storage().nbytes() // max(inner.element_size(), 1)
+            torch.ops.aten.resize_.default(t, [elements])
+            torch.ops.aten.as_strided_.default(
+                t, inner.size(), inner.stride(), inner.storage_offset()
+            )
 
 
 # -- ops that need more than unwrap, compute, wrap ---------------------------------------------

@@ -18,20 +18,24 @@ everything is restored when it ends.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
 from torch.overrides import TorchFunctionMode
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from . import _simdevice_moves as moves
 from . import _simdevice_rules as rules
-from ._simdevice import DEVICE, is_simulated, wrap
+from ._simdevice import DEVICE, SimulatedTensor, is_simulated, simulate, wrap
 
 __tracebackhide__ = True
 
 _CPU = torch.device("cpu")
 _ABSENT = object()
+_ASKED = threading.local()  # .meta: the user's code asked for a meta tensor
+_ASKED.meta = False
 
 
 class AcceleratorMode(TorchFunctionMode):
@@ -48,6 +52,33 @@ class AcceleratorMode(TorchFunctionMode):
         device = kwargs.get("device")
         if device is not None and moves.is_accelerator(device):
             return _on_accelerator(func(*args, **{**kwargs, "device": _CPU}))
+        if device is not None and torch.device(device).type == "meta":
+            _ASKED.meta = True  # the user's own meta tensor: InternalFactories lets it be
+            try:
+                return func(*args, **kwargs)
+            finally:
+                _ASKED.meta = False
+        return func(*args, **kwargs)
+
+
+class InternalFactories(TorchDispatchMode):
+    """Tensors that torch's C++ makes "like" a simulated tensor, from its options.
+
+    Backward formulas make zeros for missing gradients (after unbind, split, where) with
+    ``grad.options()``, whose device is a simulated tensor's internal "meta": made here on the
+    CPU and put on the accelerator, they hold real zeros instead of no data at all.
+    """
+
+    def __torch_dispatch__(
+        self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None
+    ) -> Any:
+        __tracebackhide__ = True
+        kwargs = kwargs or {}
+        if SimulatedTensor in types:
+            return simulate(func, args, kwargs)
+        device = kwargs.get("device")
+        if device is not None and device.type == "meta" and not _ASKED.meta:
+            return wrap(func(*args, **{**kwargs, "device": _CPU}))
         return func(*args, **kwargs)
 
 
@@ -65,6 +96,14 @@ def _cuda(func: Any, args: tuple, kwargs: dict) -> Any:
     device = args[1] if len(args) > 1 else kwargs.get("device")
     moves.check_device(DEVICE if device is None else device)
     return moves.to_accelerator(args[0])
+
+
+def _new_tensor(func: Any, args: tuple, kwargs: dict) -> Any:
+    # new_tensor builds its result in C++ from self's options, whose device is "meta".
+    if is_simulated(args[0]) and kwargs.get("device") is None:
+        kwargs = {"dtype": args[0].dtype, **kwargs, "device": _CPU}
+        return _on_accelerator(func(*args, **kwargs))
+    return func(*args, **kwargs)
 
 
 def _pin_memory(func: Any, args: tuple, kwargs: dict) -> Any:
@@ -114,6 +153,7 @@ def _on_accelerator(out: Any) -> Any:
 _HANDLERS: dict[Any, Callable[[Any, tuple, dict], Any]] = {
     torch.Tensor.to: _to,
     torch.Tensor.cuda: _cuda,
+    torch.Tensor.new_tensor: _new_tensor,
     torch.Tensor.pin_memory: _pin_memory,
     torch.Tensor.data.__set__: _set_data,  # type: ignore[attr-defined]
     torch._has_compatible_shallow_copy_type: _compatible_for_data,
@@ -196,7 +236,7 @@ def simulated() -> Iterator[None]:
             # torch.backends.cudnn is a module proxy: its functions live on the real module.
             saved.append((owner, name, vars(owner).get(name, _ABSENT)))
             setattr(owner, name, replacement)
-        with AcceleratorMode():
+        with AcceleratorMode(), InternalFactories():
             yield
     finally:
         for owner, name, original in reversed(saved):

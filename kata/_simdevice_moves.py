@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from ._simdevice import DEVICE, SimulatedTensor, is_simulated, wrap
+from ._simdevice import SimulatedTensor, is_simulated, wrap
 
 __tracebackhide__ = True
 
@@ -180,4 +180,3 @@ def compatible_for_data(a: torch.Tensor, b: torch.Tensor) -> bool | None:
     if is_simulated(a) != is_simulated(b) and {a.device.type, b.device.type} == {"cpu", "cuda"}:
         return True
     return None
-
