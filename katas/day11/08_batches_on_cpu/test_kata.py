@@ -1,7 +1,5 @@
 """Digits with a small CNN on the accelerator: every batch must meet the model on its device."""
 
-import copy
-
 import torch
 from torch.utils.data import DataLoader
 
@@ -34,9 +32,10 @@ def test_evaluate_scores_a_model_on_the_accelerator_with_batches_from_a_loader(k
 
     accuracy = train.evaluate(model, loader)
 
-    reference = copy.deepcopy(model).cpu().eval()
+    model.eval()
     with torch.no_grad():
-        expected = (reference(data.x_val).argmax(1) == data.y_val).float().mean().item()
+        predictions = model(data.x_val.to("cuda")).argmax(1).cpu()
+    expected = (predictions == data.y_val).float().mean().item()
     assert abs(accuracy - expected) < 0.01, (
         f"evaluate() returned {accuracy:.3f} for a model whose accuracy on these batches is "
         f"{expected:.3f}."
