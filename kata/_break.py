@@ -98,6 +98,12 @@ def _method_call(node: ast.AST, method: str) -> ast.Call | None:
     return None
 
 
+def _receiver(call: ast.Call) -> ast.expr:
+    """``x`` of ``x.method(...)`` (calls found by _method_call only)."""
+    assert isinstance(call.func, ast.Attribute)
+    return call.func.value
+
+
 def _call_stmt(stmt: ast.stmt, method: str) -> ast.Call | None:
     """``x.method(...)`` written as a statement of its own."""
     return _method_call(stmt.value, method) if isinstance(stmt, ast.Expr) else None
@@ -132,7 +138,7 @@ class _Script(SourceEditor):
 
     def is_step(self, node: ast.AST, role: str) -> bool:
         call = _method_call(node, "step")
-        return call is not None and self.role(call.func.value) == role  # type: ignore[attr-defined]
+        return call is not None and self.role(_receiver(call)) == role
 
     def contains_step(self, stmt: ast.stmt, role: str) -> bool:
         return any(self.is_step(node, role) for node in ast.walk(stmt))
@@ -226,7 +232,8 @@ def _zero_grad_after_backward(script: _Script) -> None:
 def _scheduler_before_optimizer(script: _Script) -> None:
     for body, i in script.step_statements("scheduler"):
         stmt = body[i]
-        if stmt.value.args or stmt.value.keywords:  # type: ignore[attr-defined]
+        call = _call_stmt(stmt, "step")
+        if call is None or call.args or call.keywords:
             continue  # ReduceLROnPlateau.step(metric) needs a value computed after training
         before = [s for s in body[:i] if script.contains_step(s, "optimizer")]
         if before:
@@ -267,7 +274,7 @@ def _drop_to_device(script: _Script) -> None:
     if not candidates:
         raise _NotFound
     first = min(candidates, key=lambda c: (c.lineno, c.col_offset))
-    script.replace(first, script.text(first.func.value))  # type: ignore[attr-defined]
+    script.replace(first, script.text(_receiver(first)))
 
 
 def _softmax_before_loss(script: _Script) -> None:
@@ -295,9 +302,9 @@ def _alias_best_state(script: _Script) -> None:
             and _method_call(node.value, "clone")
         ):
             items = _method_call(node.generators[0].iter, "items")
-            if items is not None and _method_call(items.func.value, "state_dict"):  # type: ignore[attr-defined]
-                inner = items.func.value  # type: ignore[attr-defined]
-        if inner is not None:
+            if items is not None and _method_call(_receiver(items), "state_dict"):
+                inner = _receiver(items)
+        if inner is not None and isinstance(node, ast.expr):
             script.replace(node, script.text(inner))
     if not script.changed:
         raise _NotFound
@@ -324,7 +331,9 @@ def _detach_loss(script: _Script) -> None:
         back = _backward_index(script, body)
         if back is None:
             continue
-        loss = body[back].value.func.value  # type: ignore[attr-defined]
+        backward = _call_stmt(body[back], "backward")
+        assert backward is not None
+        loss = _receiver(backward)
         for stmt in reversed(body[:back]):
             if (
                 isinstance(stmt, ast.Assign)

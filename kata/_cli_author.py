@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import io
+import functools
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -99,26 +100,19 @@ def run_break(args: argparse.Namespace, out: Console, err: Console) -> int:
 # -- kata ship ------------------------------------------------------------------------------------
 def run_ship(args: argparse.Namespace, out: Console, err: Console) -> int:
     course = Course.locate(args.root)
-    for meta in _select(course, args.katas, strict=True):
-        written = _shipped.ship(meta)  # type: ignore[arg-type]
-        out.print(
-            f"Shipped {meta.id}: " + ", ".join(course.relative(p) for p in written),  # type: ignore[union-attr]
-            markup=False,
-        )
+    for entry in _select(course, args.katas):
+        if isinstance(entry, KataMetaError):
+            raise entry  # shipping files of a kata that does not load would hide the error
+        written = _shipped.ship(entry)
+        paths = ", ".join(course.relative(p) for p in written)
+        out.print(f"Shipped {entry.id}: {paths}", markup=False)
     return 0
 
 
-def _select(
-    course: Course, names: list[str], *, strict: bool = False
-) -> list[KataMeta | KataMetaError]:
+def _select(course: Course, names: list[str]) -> Sequence[KataMeta | KataMetaError]:
     """The katas named (kata names or days), or every kata; in course order."""
-    entries = course.entries()
     if not names:
-        if strict:
-            for entry in entries:
-                if isinstance(entry, KataMetaError):
-                    raise entry
-        return entries
+        return course.entries()
     chosen: dict[str, KataMeta] = {}
     for name in names:
         day = _DAY_ARG.fullmatch(name.strip().lower())
@@ -129,7 +123,7 @@ def _select(
             meta = course.find(name)
             chosen[meta.id] = meta
     order = {m.id: i for i, m in enumerate(course.katas())}
-    return sorted(chosen.values(), key=lambda m: order.get(m.id, 0))
+    return sorted(chosen.values(), key=lambda meta: order.get(meta.id, 0))
 
 
 # -- kata validate --------------------------------------------------------------------------------
@@ -218,14 +212,15 @@ def _texts(meta: KataMeta) -> dict[str, str]:
 def _run_problems(course: Course, metas: list[KataMeta], seeds: int) -> dict[KataMeta, list[str]]:
     """Run every kata broken and solved for each seed; the broken/solved contract's breaches."""
     found: dict[KataMeta, list[str]] = {m: [] for m in metas}
-    sink = io.StringIO()
-    runner = Runner(echo=sink.write)
+    runner = Runner(echo=lambda text: None)  # the verdicts come from the JSON reports
     runner.warm()
     dirs = [m.dir for m in metas]
     for seed in range(seeds):
-        common = {"root": course.root, "seed": seed, "record_progress": False}
-        broken = runner.run(pytest_args(dirs, **common), report=True)
-        solved = runner.run(pytest_args(dirs, solution=True, **common), report=True)
+        for_seed = functools.partial(
+            pytest_args, dirs, root=course.root, seed=seed, record_progress=False
+        )
+        broken = runner.run(for_seed(), report=True)
+        solved = runner.run(for_seed(solution=True), report=True)
         for meta in metas:
             found[meta].extend(_contract(meta, seed, broken, solved))
     return found

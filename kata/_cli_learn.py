@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console, Group
@@ -46,8 +47,8 @@ def run_list(args: argparse.Namespace, out: Console, err: Console) -> int:
     progress = load_progress(course, err)
     entries = course.entries()
     if args.day is not None:
-        day = course.day(args.day)
-        entries = [e for e in entries if _day_of(e) == day]
+        wanted = course.day(args.day)
+        entries = [e for e in entries if _day_of(e) == wanted]
     if not entries:
         out.print(f"No katas in {course.katas_dir}. Instructors: 'kata new DAY SLUG' makes one.")
         return 0
@@ -160,7 +161,7 @@ def show_verdict(course: Course, meta: KataMeta, result: RunResult, out: Console
     return 1
 
 
-def _raw_writer(out: Console):  # type: ignore[no-untyped-def]
+def _raw_writer(out: Console) -> Callable[[str], None]:
     """Pass pytest's output through as it is (it carries its own colours, if any)."""
 
     def write(text: str) -> None:

@@ -21,6 +21,7 @@ what they run fastest on anyway.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import copy
 import gc
@@ -181,12 +182,12 @@ class Runner:
 
     def _relay(self, read_fd: int, pid: int) -> int:
         try:
-            with os.fdopen(read_fd, "rb") as pipe:
-                for chunk in iter(lambda: pipe.read1(65536), b""):
-                    self.echo(chunk.decode("utf-8", errors="replace"))
+            self._pump(read_fd)
         except BaseException:
             _stop(pid)
             raise
+        finally:
+            os.close(read_fd)
         _, status = os.waitpid(pid, 0)
         return os.waitstatus_to_exitcode(status)
 
@@ -203,13 +204,18 @@ class Runner:
         )
         assert proc.stdout is not None
         try:
-            for chunk in iter(lambda: proc.stdout.read1(65536), b""):  # type: ignore[union-attr]
-                self.echo(chunk.decode("utf-8", errors="replace"))
+            self._pump(proc.stdout.fileno())
         except BaseException:
             proc.kill()
             proc.wait()
             raise
         return proc.wait()
+
+    def _pump(self, fd: int) -> None:
+        """Pass the run's output on as it comes, until the run closes it."""
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        while chunk := os.read(fd, 65536):
+            self.echo(decoder.decode(chunk))
 
 
 def _exercise() -> None:

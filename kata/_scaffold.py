@@ -116,7 +116,7 @@ def template_texts(course: Course) -> dict[str, str]:
         data = tomllib.loads(template_files(course)[META_FILE])
     except tomllib.TOMLDecodeError:
         return {}
-    texts = {k: str(data[k]).strip() for k in ("title", "concept") if k in data}
+    texts: dict[str, str] = {k: str(data[k]).strip() for k in ("title", "concept") if k in data}
     texts.update({f"hints[{i}]": str(h).strip() for i, h in enumerate(data.get("hints", []))})
     interview = data.get("interview", {})
     for key in ("question", "answer"):

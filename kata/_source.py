@@ -50,12 +50,12 @@ class SourceEditor:
         col = len(line.encode("utf-8")[:col_bytes].decode("utf-8", errors="ignore"))
         return self._line_starts[lineno - 1] + col
 
-    def span(self, node: ast.AST) -> tuple[int, int]:
-        start = self.offset(node.lineno, node.col_offset)  # type: ignore[attr-defined]
-        end = self.offset(node.end_lineno, node.end_col_offset)  # type: ignore[attr-defined]
+    def span(self, node: ast.expr | ast.stmt | ast.keyword) -> tuple[int, int]:
+        start = self.offset(node.lineno, node.col_offset)
+        end = self.offset(last_line(node), node.end_col_offset or 0)
         return start, end
 
-    def text(self, node: ast.AST) -> str:
+    def text(self, node: ast.expr | ast.stmt) -> str:
         start, end = self.span(node)
         return self.source[start:end]
 
@@ -67,8 +67,8 @@ class SourceEditor:
         """True when the statement alone fills its lines (no ``a; b`` sharing a line)."""
         first = self.lines[stmt.lineno - 1]
         before = first.encode("utf-8")[: stmt.col_offset].decode("utf-8", errors="ignore")
-        last = self.lines[stmt.end_lineno - 1]  # type: ignore[index]
-        after = last.encode("utf-8")[stmt.end_col_offset :].decode("utf-8", errors="ignore")
+        last = self.lines[last_line(stmt) - 1]
+        after = last.encode("utf-8")[stmt.end_col_offset or 0 :].decode("utf-8", errors="ignore")
         return not before.strip() and (not after.strip() or after.strip().startswith("#"))
 
     def attached_comments(self, stmt: ast.stmt) -> int:
@@ -87,7 +87,7 @@ class SourceEditor:
         return self._line_starts[first - 1], self._line_starts[last]
 
     # -- edits ---------------------------------------------------------------------------
-    def replace(self, node: ast.AST, text: str) -> None:
+    def replace(self, node: ast.expr | ast.stmt, text: str) -> None:
         start, end = self.span(node)
         self._add(start, end, text)
 
@@ -100,12 +100,12 @@ class SourceEditor:
             self.replace(stmt, "pass")
             return
         first = self.attached_comments(stmt)
-        self._add(*self.line_range(first, stmt.end_lineno), "")  # type: ignore[arg-type]
+        self._add(*self.line_range(first, last_line(stmt)), "")
 
     def statement_lines(self, stmt: ast.stmt) -> str:
         """The statement's lines (with its attached comment), dedented to column 0."""
         first = self.attached_comments(stmt)
-        start, end = self.line_range(first, stmt.end_lineno)  # type: ignore[arg-type]
+        start, end = self.line_range(first, last_line(stmt))
         indent = self.indent_of(stmt.lineno)
         chunk = self.source[start:end]
         if not chunk.endswith("\n"):
@@ -123,7 +123,7 @@ class SourceEditor:
 
     def insert_after(self, stmt: ast.stmt, dedented: str) -> None:
         indent = self.indent_of(stmt.lineno)
-        at = self._line_starts[stmt.end_lineno]  # type: ignore[index]
+        at = self._line_starts[last_line(stmt)]
         self._add(at, at, _reindent(dedented, indent))
 
     def move_before(self, stmt: ast.stmt, target: ast.stmt) -> None:
@@ -141,7 +141,7 @@ class SourceEditor:
         indent = self.indent_of(stmts[0].lineno)
         unit = _indent_unit(self.source)
         first = self.attached_comments(stmts[0])
-        start, end = self.line_range(first, stmts[-1].end_lineno)  # type: ignore[arg-type]
+        start, end = self.line_range(first, last_line(stmts[-1]))
         body = "".join(
             (unit + line) if line.strip() else line
             for line in self.source[start:end].splitlines(keepends=True)
@@ -152,7 +152,7 @@ class SourceEditor:
         """Remove a ``with`` line and dedent its body one level."""
         header_first = self.attached_comments(block)
         start, _ = self.line_range(header_first, block.lineno)
-        _, end = self.line_range(block.lineno, block.end_lineno)  # type: ignore[arg-type]
+        _, end = self.line_range(block.lineno, last_line(block))
         outer = self.indent_of(block.lineno)
         inner = self.indent_of(block.body[0].lineno)
         body_start = self._line_starts[block.body[0].lineno - 1]
@@ -204,6 +204,10 @@ class SourceEditor:
             ):
                 best = node
         return best
+
+
+def last_line(node: ast.expr | ast.stmt | ast.keyword) -> int:
+    return node.end_lineno or node.lineno
 
 
 def _reindent(dedented: str, indent: str) -> str:
