@@ -25,6 +25,7 @@ from typing import Any
 import torch
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.data._utils import pin_memory as _loader_pinning
 
 from . import _simdevice_moves as moves
 from . import _simdevice_rules as rules
@@ -224,6 +225,9 @@ def _patches() -> dict[tuple[Any, str], Any]:
         (acc, "synchronize"): lambda device=None: None,
         # No cuDNN behind the simulated device: recurrent layers take torch's generic path.
         (torch.backends.cudnn, "is_acceptable"): lambda tensor: False,
+        # DataLoader(pin_memory=True) pins batches, in a thread of its own with workers; pinned
+        # memory needs a driver and changes nothing for the simulated device.
+        (_loader_pinning, "pin_memory"): lambda data, device=None: data,
     }
 
 

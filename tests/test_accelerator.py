@@ -332,8 +332,8 @@ def test_gradients_flow_back_through_moves_in_both_directions(device):
 
 def test_dataloader_batches_moved_with_to_land_on_the_accelerator(device):
     data = TensorDataset(torch.randn(10, 3), torch.arange(10))
-    for pin in (False, True):
-        for x, y in DataLoader(data, batch_size=4, pin_memory=pin):
+    for workers, pin in ((0, False), (0, True), (1, True)):
+        for x, y in DataLoader(data, batch_size=4, num_workers=workers, pin_memory=pin):
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             assert on_accelerator(x) and on_accelerator(y)
 
@@ -407,6 +407,7 @@ def test_outside_the_block_nothing_is_patched_even_after_an_error():
         torch.cuda.manual_seed_all,
         torch.accelerator.current_stream,
         torch.backends.cudnn.is_acceptable,
+        torch.utils.data._utils.pin_memory.pin_memory,
     )
     with pytest.raises(ZeroDivisionError), accelerator():
         assert torch.cuda.is_available()
@@ -418,6 +419,7 @@ def test_outside_the_block_nothing_is_patched_even_after_an_error():
         torch.cuda.manual_seed_all,
         torch.accelerator.current_stream,
         torch.backends.cudnn.is_acceptable,
+        torch.utils.data._utils.pin_memory.pin_memory,
     ) == originals
     assert torch._C._len_torch_function_stack() == 0
     with pytest.raises(RuntimeError, match=r"NVIDIA driver|CUDA"):
