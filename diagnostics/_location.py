@@ -26,7 +26,22 @@ _LIBRARY_DIRS = tuple(
     }
 )
 # Frames from these packages are plumbing around the user's code, never the fault itself.
-_PLUMBING = ("_pytest", "pluggy", "runpy", "IPython", "torchvision", "rich")
+# Installed packages (site-packages) are libraries the user calls, not the user's code: a fault
+# inside a trainer library is reported at the user's call into it.
+_PLUMBING = (
+    "site-packages",
+    "dist-packages",
+    "_pytest",
+    "pytest",
+    "pluggy",
+    "xdist",
+    "execnet",
+    "runpy",
+    "IPython",
+    "ipykernel",
+    "torchvision",
+    "rich",
+)
 
 
 def is_user_file(filename: str) -> bool:
