@@ -142,7 +142,7 @@ def run_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
             continue
         metas.append(entry)
         problems[entry.id] = _static_problems(course, entry)
-    runnable = [m for m in metas if not problems[m.id]]
+    runnable = metas  # every kata that loads runs: a stale copy is no reason to skip it
     if runnable and not args.no_run:
         with out.status(
             f"Running {len(runnable)} kata(s), broken and solved, seeds 0..{args.seeds - 1}..."

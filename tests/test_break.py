@@ -11,7 +11,9 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,6 +50,30 @@ CASES = [
     ("flatten-target", "regression.py"),
     ("huge-lr", "plain_sgd.py"),
 ]
+
+
+# Realistic mutants the diagnostics miss or over-report today. Each stays a strict xfail with
+# its precise reason: when the detector is fixed, the XPASS says to remove it here.
+_DETECTOR_MISSES = {
+    ("step-under-no-grad", "classifier.py"): (
+        "the modes check also reports train-mode-in-eval: the training forward under no_grad, "
+        "in training mode with dropout, looks like an evaluation to it although its loss then "
+        "goes to backward() (kata day11/10 shows the same)"
+    ),
+    ("drop-eval-no-grad", "regression.py"): (
+        "eval-without-no-grad is only reported for a model in eval mode: a validation forward "
+        "with grad enabled, whose graph no backward() uses, goes unreported when the model (no "
+        "dropout or BatchNorm) never calls eval()"
+    ),
+}
+
+
+def _cases() -> Iterator[Any]:
+    for operator, script in CASES:
+        reason = _DETECTOR_MISSES.get((operator, script))
+        marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+        yield pytest.param(operator, script, marks=marks, id=f"{operator}-{script[:-3]}")
+
 
 # A batch left on the CPU only meets a model elsewhere on an accelerator: a real GPU, or the
 # simulated one of kata.accelerator on a CPU-only machine.
@@ -93,7 +119,7 @@ def test_the_correct_classifier_gives_no_finding_on_an_accelerator():
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")  # torch warns about some mutants itself
-@pytest.mark.parametrize(("operator", "script"), CASES, ids=[f"{o}-{s[:-3]}" for o, s in CASES])
+@pytest.mark.parametrize(("operator", "script"), list(_cases()))
 def test_each_operator_makes_a_script_that_the_diagnostics_name_by_its_code(
     operator, script, tmp_path
 ):
