@@ -409,6 +409,22 @@ def test_inference_mode_is_named_as_the_cause():
     assert "torch.inference_mode()" in single(report, "no-grad-training").message
 
 
+def test_a_loss_given_requires_grad_after_a_no_grad_forward_is_reported():
+    model = fixtures.MLP(8, 1, hidden=(16,))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+    with diagnostics.watch() as report, torch.no_grad():
+        for x, y in regression_loader():
+            optimizer.zero_grad()
+            loss = F.mse_loss(model(x), y)
+            loss.requires_grad_(True)
+            loss.backward()
+            optimizer.step()
+    finding = single(report, "no-grad-training")
+    assert "gradient recording is off where backward() runs" in finding.message
+    assert finding.fix.startswith("Take the training step out of torch.no_grad()")
+    assert report.by_code("params-not-updating") == []
+
+
 def test_a_loss_rebuilt_as_a_leaf_is_reported_although_nothing_crashes():
     model = fixtures.MLP(8, 1, hidden=(16,))
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
@@ -422,6 +438,7 @@ def test_a_loss_rebuilt_as_a_leaf_is_reported_although_nothing_crashes():
     finding = single(report, "no-grad-training")
     assert finding.count == 6
     assert_points_at(finding, "no graph: leaf loss")
+    assert "the loss was cut off from it" in finding.message  # by .item()
     assert report.by_code("params-not-updating") == []  # one fault, one finding
 
 

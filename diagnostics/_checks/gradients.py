@@ -100,12 +100,12 @@ LEAF_LOSS = (
     "loss.backward() was called on a leaf tensor: it requires grad but has no grad_fn, so it "
     "was made from a value computed without a graph (loss.requires_grad_(), or "
     "torch.tensor(value, requires_grad=True)). backward() stops at the loss itself: no "
-    "parameter receives a gradient, and training silently does nothing."
+    "parameter receives a gradient, and training silently does nothing. The graph was lost "
+    "before that: {cause}"
 )
 LEAF_LOSS_FIX = (
-    "Compute the loss from the model's output with gradient recording on (no torch.no_grad() "
-    "around the forward pass, no .detach() / .item() / torch.tensor(...) on the way), and drop "
-    "the requires_grad_() call: a loss that needs it has already lost its graph."
+    "{fix} Then drop the requires_grad_() (or requires_grad=True) on the loss: a loss that "
+    "needs it has already lost its graph."
 )
 _CAUSES = {
     "inference": (
@@ -285,7 +285,17 @@ class GradientChecks(Check):
         if t.requires_grad:
             if isinstance(t, nn.Parameter):
                 return  # backward() on a parameter itself: odd, but it has no loss to explain
-            self.emit("no-grad-training", message=LEAF_LOSS, fix=LEAF_LOSS_FIX)
+            cause, model = self._no_graph_cause(t)
+            text, fix = _CAUSES[cause]
+            self.emit(
+                "no-grad-training",
+                message=LEAF_LOSS.format(cause=text.format(model=model)),
+                fix=LEAF_LOSS_FIX.format(fix=fix),
+                evidence={
+                    "loss": f"{_shape(t)} leaf tensor, requires_grad=True, grad_fn=None",
+                    "grad mode at backward()": "on" if torch.is_grad_enabled() else "off",
+                },
+            )
             return
         cause, model = self._no_graph_cause(t)
         text, fix = _CAUSES[cause]
