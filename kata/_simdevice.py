@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 from collections import OrderedDict
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeGuard
 
 import torch
 from torch.utils._mode_utils import no_dispatch
@@ -28,6 +28,7 @@ __tracebackhide__ = True
 
 DEVICE = torch.device("cuda", 0)
 _CPU = torch.device("cpu")
+_META = torch.device("meta")
 
 _UNSUPPORTED = (
     "the simulated accelerator does not support {op}: it computes every operation on the "
@@ -153,7 +154,7 @@ class SimulatedTensor(torch.Tensor):
 
     # -- the computation ----------------------------------------------------------------------
     @classmethod
-    def __torch_dispatch__(
+    def __torch_dispatch__(  # type: ignore[override]
         cls, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None
     ) -> Any:
         return simulate(func, args, kwargs or {})
@@ -203,14 +204,14 @@ def wrap(inner: torch.Tensor, *, requires_grad: bool = False) -> SimulatedTensor
         storage_offset=inner.storage_offset(),
         dtype=inner.dtype,
         layout=inner.layout,
-        device="meta",
+        device=_META,
         requires_grad=requires_grad,
     )
     t._inner = inner
     return t
 
 
-def is_simulated(t: object) -> bool:
+def is_simulated(t: object) -> TypeGuard[SimulatedTensor]:
     """Is ``t`` a tensor on the simulated accelerator?"""
     return type(t) is SimulatedTensor
 

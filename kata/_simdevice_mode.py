@@ -10,9 +10,12 @@ the accelerator or compare devices where a simulated tensor's device cannot be s
   question ``Module._apply`` asks before it (``torch._has_compatible_shallow_copy_type``);
 * ``torch.gru`` / ``lstm`` / ``rnn_*``, whose device check runs in C++.
 
+A ``TorchDispatchMode`` (:class:`InternalFactories`) sees the aten ops below: it gives data to
+the tensors torch's C++ creates from a simulated tensor's options.
+
 What a simulated tensor itself answers (``.cpu()``, ``.numpy()``, ...) is defined on its class.
-:func:`simulated` also patches the ``torch.cuda`` functions that device-picking code calls;
-everything is restored when it ends.
+:func:`patch_torch` replaces the ``torch.cuda`` functions that device-picking code calls, for
+the whole process, and returns the function that restores them.
 """
 
 from __future__ import annotations
@@ -36,7 +39,6 @@ __tracebackhide__ = True
 _CPU = torch.device("cpu")
 _ABSENT = object()
 _ASKED = threading.local()  # .meta: the user's code asked for a meta tensor
-_ASKED.meta = False
 
 
 class AcceleratorMode(TorchFunctionMode):
@@ -78,7 +80,7 @@ class InternalFactories(TorchDispatchMode):
         if SimulatedTensor in types:
             return simulate(func, args, kwargs)
         device = kwargs.get("device")
-        if device is not None and device.type == "meta" and not _ASKED.meta:
+        if device is not None and device.type == "meta" and not getattr(_ASKED, "meta", False):
             return wrap(func(*args, **{**kwargs, "device": _CPU}))
         return func(*args, **kwargs)
 
@@ -231,20 +233,31 @@ def _patches() -> dict[tuple[Any, str], Any]:
     }
 
 
-@contextlib.contextmanager
-def simulated() -> Iterator[None]:
-    """Make the simulated accelerator this process's accelerator inside the ``with`` block."""
+def patch_torch() -> Callable[[], None]:
+    """Install the process-wide replacements above; returns the function that undoes them."""
     saved: list[tuple[Any, str, Any]] = []
+
+    def undo() -> None:
+        while saved:
+            owner, name, original = saved.pop()
+            if original is _ABSENT:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, original)
+
     try:
         for (owner, name), replacement in _patches().items():
             # torch.backends.cudnn is a module proxy: its functions live on the real module.
             saved.append((owner, name, vars(owner).get(name, _ABSENT)))
             setattr(owner, name, replacement)
-        with AcceleratorMode(), InternalFactories():
-            yield
-    finally:
-        for owner, name, original in reversed(saved):
-            if original is _ABSENT:
-                delattr(owner, name)
-            else:
-                setattr(owner, name, original)
+    except BaseException:
+        undo()
+        raise
+    return undo
+
+
+@contextlib.contextmanager
+def modes() -> Iterator[None]:
+    """The simulated accelerator's torch modes, for the calling thread (modes are per thread)."""
+    with AcceleratorMode(), InternalFactories():
+        yield

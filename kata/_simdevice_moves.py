@@ -62,7 +62,7 @@ class _ToHost(torch.autograd.Function):
     """Accelerator -> CPU; the gradient goes back to the accelerator."""
 
     @staticmethod
-    def forward(ctx: Any, t: torch.Tensor) -> torch.Tensor:
+    def forward(ctx: Any, t: SimulatedTensor) -> torch.Tensor:
         return t._inner.clone()
 
     @staticmethod
@@ -172,7 +172,7 @@ def become(t: torch.Tensor, data: torch.Tensor) -> None:
     t.__class__ = cls
     t.__dict__ = attrs
     if grad is not None:
-        t.grad = to_accelerator(grad) if is_simulated(t) else to_host(grad)
+        t.grad = to_host(grad) if is_simulated(grad) else to_accelerator(grad)
 
 
 def compatible_for_data(a: torch.Tensor, b: torch.Tensor) -> bool | None:

@@ -1,4 +1,4 @@
-"""An accelerator for the device katas, real when there is one, simulated when there is not.
+"""An accelerator for the device katas: the real GPU when there is one, a simulated one if not.
 
 On a CPU-only machine every tensor is on the CPU, so the device mistakes (a batch left on the
 CPU, a model never moved, ``.numpy()`` on a GPU tensor) cannot happen and a kata about them
@@ -8,56 +8,68 @@ would pass broken. Inside ``with accelerator():`` code that picks its device the
     model.to(device)
     x, y = x.to(device), y.to(device)
 
-gets an accelerator: on a machine with a GPU, the GPU itself (nothing is patched); elsewhere
-a simulated one, ``cuda:0``, that computes on the CPU but keeps its own device identity.
-Mixing it with CPU tensors raises torch's own error, word for word, and ``.numpy()`` needs
-``.cpu()`` first, exactly as on a GPU. A training run gives bit-identical numbers on the
-simulated device and on the CPU. See docs/accelerator.md.
+gets an accelerator: on a machine with a GPU, the GPU itself (nothing is patched); elsewhere a
+simulated ``cuda:0`` that computes on the CPU but keeps its own device identity. Mixing it with
+CPU tensors raises torch's own error, word for word, and ``.numpy()`` needs ``.cpu()`` first,
+as on a GPU; a training run computes the same numbers as on the CPU. See docs/accelerator.md.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 
-from ._simdevice import UnsupportedOperation, is_simulated
-from ._simdevice_mode import simulated
+from ._simdevice import DEVICE, UnsupportedOperation, is_simulated
+from ._simdevice_mode import modes, patch_torch
 
 __all__ = ["UnsupportedOperation", "accelerator", "is_simulated", "simulated_active"]
 
 _lock = threading.Lock()
-_depth = 0
+_threads_inside = 0  # threads inside accelerator(): the torch.cuda patches are process-wide
+_undo: Callable[[], None] | None = None
+_local = threading.local()  # .depth: this thread's nesting (torch's modes are per thread)
 
 
 @contextlib.contextmanager
 def accelerator() -> Iterator[torch.device]:
-    """Run the ``with`` block on an accelerator; yields its device (``cuda:0``).
+    """Run the ``with`` block on an accelerator; yields its device, ``cuda:0``.
 
     With a real GPU (``torch.cuda.is_available()``), nothing changes. Without one, the
-    simulated accelerator is installed for the block and removed at its end, whatever
-    happens inside; nesting is allowed.
+    simulated accelerator is installed for the block and removed at its end, whatever happens
+    inside. Blocks nest, and other threads may enter their own.
     """
-    global _depth
-    if _depth == 0 and torch.cuda.is_available():
+    global _threads_inside, _undo
+    depth = getattr(_local, "depth", 0)
+    if depth:  # nested in this thread: already simulated here
+        _local.depth = depth + 1
+        try:
+            yield DEVICE
+        finally:
+            _local.depth = depth
+        return
+    if not simulated_active() and torch.cuda.is_available():
         yield torch.device("cuda", torch.cuda.current_device())
         return
     with _lock:
-        nested = _depth > 0
-        _depth += 1
+        if _threads_inside == 0:
+            _undo = patch_torch()
+        _threads_inside += 1
+    _local.depth = 1
     try:
-        if nested:
-            yield torch.device("cuda", 0)
-        else:
-            with simulated():
-                yield torch.device("cuda", 0)
+        with modes():
+            yield DEVICE
     finally:
+        _local.depth = 0
         with _lock:
-            _depth -= 1
+            _threads_inside -= 1
+            if _threads_inside == 0 and _undo is not None:
+                _undo()
+                _undo = None
 
 
 def simulated_active() -> bool:
-    """Is the simulated accelerator installed right now?"""
-    return _depth > 0
+    """Is the simulated accelerator installed in this process right now?"""
+    return _threads_inside > 0

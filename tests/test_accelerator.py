@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import io
 import re
+import threading
 
 import numpy as np
 import pytest
@@ -431,6 +432,20 @@ def test_blocks_nest(device):
         assert inner == device
     assert torch.cuda.is_available()
     assert is_simulated(torch.zeros(1, device=device)) or REAL_GPU
+
+
+def test_another_thread_can_enter_its_own_block_while_one_is_active(device):
+    seen = {}
+
+    def worker():
+        with accelerator() as dev:
+            seen["device"] = torch.zeros(1, device=dev).device
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    assert seen["device"] == torch.device("cuda", 0)
+    assert torch.cuda.is_available()  # the other thread leaving did not undo this one
 
 
 def test_with_a_gpu_present_the_real_device_is_used_and_nothing_is_patched(monkeypatch):
