@@ -7,10 +7,18 @@ params-not-updating        an optimizer whose parameters never get gradients, or
 no-grad-training           backward() on a loss with no autograd graph
 non-finite-loss            the loss became NaN or inf
 
-The gradient bookkeeping lives in ``_params`` (hooks on the optimizers' parameters). The
-hot path is one small record per module call (a weak reference to its output, read only
-when a loss turns out non-finite) and one ``item()`` per backward(); the autograd graph is
-walked on a few backward() calls only, to find parameters that no optimizer holds.
+The gradient bookkeeping lives in ``_params`` (one hooked parameter per optimizer). The
+hot path is one small record per module call (weak references to its output, and to its
+input when that is the batch, read only when a loss is non-finite or has no graph) and one
+``item()`` per backward(), which waits for the device on an accelerator (as logging the
+loss does); the autograd graph is walked on a few backward() calls only (the first four,
+then the 8th, 16th, ...), to find parameters that no optimizer holds.
+
+Parameters that get gradients but are in no optimizer are judged only once an optimizer has
+stepped, and only nn.Parameters that nothing else changes (a hand-written update bumps their
+version) and that do not belong to a module in eval mode (a teacher or target network
+whose gradients are merely wasted). Inputs given requires_grad (adversarial examples) are
+plain tensors, never judged.
 """
 
 from __future__ import annotations
