@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from kata import _progress
+from kata._runner import Runner, pytest_args
 from kata.cli import main
 
 DATA = Path(__file__).parent / "data" / "cli_course"
@@ -360,6 +361,17 @@ def test_kata_runs_as_a_command(course):
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert f"not tried  {FIT}" in done.stdout
+
+
+def test_without_fork_each_run_is_a_subprocess_with_the_same_verdict(course):
+    output: list[str] = []
+    runner = Runner(echo=output.append)
+    runner.can_fork = False  # as on Windows
+    kata_dir = course / "katas" / GROW
+    result = runner.run(pytest_args([kata_dir], root=course, record_progress=False), report=True)
+    assert result.exit_code == 1
+    assert result.katas[GROW]["codes"] == ["grad-accumulation"]
+    assert "Kata day01/02_steps_that_grow: Steps that grow" in "".join(output)
 
 
 def test_ctrl_c_stops_watch_with_one_line_and_no_traceback(course):
