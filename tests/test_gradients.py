@@ -641,6 +641,26 @@ def gan_with_two_optimizers() -> None:
         opt_g.step()
 
 
+def critic_trained_on_undetached_fakes() -> None:
+    # The critic's loss reaches the generator, whose optimizer only steps later: its gradients
+    # are wasted, then cleared by opt_g.zero_grad(), but the generator does get updated.
+    torch.manual_seed(0)
+    real = fixtures.two_moons(n=512).x_train
+    generator = fixtures.MLP(4, 2, hidden=(16,))
+    critic = fixtures.MLP(2, 1, hidden=(16,))
+    opt_g = torch.optim.RMSprop(generator.parameters(), lr=5e-5)
+    opt_c = torch.optim.RMSprop(critic.parameters(), lr=5e-5)
+    for i in range(10):
+        batch = real[32 * i : 32 * (i + 1)]
+        opt_c.zero_grad()
+        (critic(generator(torch.randn(32, 4))).mean() - critic(batch).mean()).backward()
+        opt_c.step()
+        if i % 5 == 4:
+            opt_g.zero_grad()
+            (-critic(generator(torch.randn(32, 4))).mean()).backward()
+            opt_g.step()
+
+
 def critic_steps_five_times_per_generator_step() -> None:
     torch.manual_seed(0)
     real = fixtures.two_moons(n=512).x_train
@@ -852,6 +872,7 @@ CORRECT = [
     sgd_with_a_closure,
     gan_with_two_optimizers,
     critic_steps_five_times_per_generator_step,
+    critic_trained_on_undetached_fakes,
     clipping_between_backward_and_step,
     grad_scaler_skipping_a_step,
     frozen_backbone_not_in_the_optimizer,

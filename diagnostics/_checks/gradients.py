@@ -31,6 +31,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .._findings import Location
 from .._location import user_location
 from ._base import Check
 from ._params import OptimizerState, ParamTracker
@@ -206,6 +207,8 @@ class GradientChecks(Check):
         self._steps = 0  # optimizer steps of every optimizer together
         self._leaves: dict[int, _Leaf] = {}
         self._undecided: list[int] = []
+        self._suspects: list[_Leaf] = []
+        self._orphan_location: Location | None = None
         self._orphans_reported = False
         self._no_graph_seen = False
         self._non_finite: dict[str, Any] | None = None
@@ -268,7 +271,8 @@ class GradientChecks(Check):
             self._report_accumulation(state)
         self._tracker.after_step(state)
         self._steps += 1
-        orphans = self._decide_leaves() if self._undecided else []
+        if self._undecided:
+            self._decide_leaves()
         never = (
             state.steps >= _NEVER_AFTER
             and not state.got_grad
@@ -277,15 +281,18 @@ class GradientChecks(Check):
             and any(p.requires_grad for g in optimizer.param_groups for p in g["params"])
         )
         if never:
-            self._report_never(state, orphans)
-        elif orphans and not self._orphans_reported:
-            self._report_orphans(orphans)
+            self._report_never(state, self._orphans(self._suspects))
 
     def finish(self) -> None:
+        if self._suspects and not self._orphans_reported:
+            orphans = self._orphans(self._suspects)
+            if orphans:
+                self._report_orphans(orphans)
         self._tracker.close()
         self._forwards.clear()
         self._leaves.clear()
         self._undecided.clear()
+        self._suspects.clear()
 
     # -- no-grad-training ---------------------------------------------------------------------
     def _no_graph(self, t: torch.Tensor) -> None:
@@ -488,25 +495,31 @@ class GradientChecks(Check):
             self._leaves[id(param)] = _Leaf(param, self._steps)
             self._undecided.append(id(param))
 
-    def _decide_leaves(self) -> list[nn.Parameter]:
-        """Judge the graph parameters seen long enough ago: those no optimizer holds and nothing
-        changed are orphans."""
+    def _decide_leaves(self) -> None:
+        """Sort the graph parameters seen long enough ago: those that no optimizer holds and
+        nothing changed become suspects, judged again (and reported) when the watch ends, by
+        which time an optimizer that steps late (a generator after its critic) has shown up."""
         ready = {
             i for i in self._undecided if self._steps - self._leaves[i].steps_seen >= _ORPHAN_AFTER
         }
         if not ready:
-            return []
+            return
         self._undecided = [i for i in self._undecided if i not in ready]
+        leaves = [self._leaves[i] for i in ready]
+        if self._orphans(leaves):
+            self._suspects.extend(leaves)
+            if self._orphan_location is None:
+                self._orphan_location = user_location()
+
+    def _orphans(self, leaves: list[_Leaf]) -> list[nn.Parameter]:
+        """The parameters among ``leaves`` that no optimizer holds and nothing changed."""
         candidates = []
         optimized = self._tracker.optimized_ids()
-        for i in ready:
-            leaf = self._leaves[i]
+        for leaf in leaves:
             param = leaf.ref()
-            if param is None or not param.requires_grad or param.grad is None:
+            if param is None or not param.requires_grad or id(param) in optimized:
                 continue
             if param._version != leaf.version:  # updated by hand (or by anything else)
-                continue
-            if id(param) in optimized:
                 continue
             candidates.append(param)
         if not candidates:
@@ -564,6 +577,7 @@ class GradientChecks(Check):
             "params-not-updating",
             key="orphans",
             subject=orphans[0],
+            location=self._orphan_location,
             message=ORPHANS.format(count=len(orphans), names=names),
             fix=ORPHANS_FIX,
             evidence={
