@@ -130,7 +130,7 @@ def legacy_type_name(t: torch.Tensor) -> str:
     return plain.replace("torch.", f"torch.{t.device.type}.", 1)
 
 
-# -- the three kinds of checks ---------------------------------------------------------------
+# -- the checks, by kind --------------------------------------------------------------------
 def _tensor_iterator(operands: list[tuple[str, torch.Tensor, bool]]) -> Exception | None:
     common = next((t.device for _, t, _ in operands if t.device.type != "cpu"), _CPU)
     scalars = 0
