@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from kata import _drill
+from kata import _drill, _rounds
 from kata._meta import discover
 from kata.cli import main
 
@@ -166,12 +166,12 @@ def test_interactive_answers_are_asked_again_until_understood(drill, monkeypatch
 
 
 def test_snippets_are_the_function_holding_the_fault_of_the_shipped_kata(course):
-    rounds = _drill.fault_rounds(discover(course))
+    rounds = _rounds.fault_rounds(discover(course))
     by_source = {r.source: r for r in rounds}
     # The learner has solved 01, but the drill shows the kata as shipped.
     shipped = by_source["day01/01_fit_a_line"]
     assert shipped.code == "grads-cleared-before-step"
-    start, snippet = _drill._snippet(shipped.broken, 16)
+    start, snippet = _rounds.snippet(shipped.broken, 16)
     assert start == 7 and snippet.startswith("def train(seed=0, steps=60):")
     # Operators applied to the solutions add rounds, but never the kata's own fault again.
     operated = [r for r in rounds if "with '" in r.source]
