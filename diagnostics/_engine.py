@@ -61,6 +61,7 @@ class _Dispatcher:
         self._undo: list[Callable[[], None]] = []
         self._lock = threading.RLock()
         self._sched_depth = 0
+        self._fn_depth = 0
 
     # -- lifecycle -------------------------------------------------------------------------
     def add(self, watch: Watch) -> None:
@@ -164,13 +165,19 @@ class _Dispatcher:
 
         return backward
 
+    # A torch function mode (e.g. the simulated accelerator's) re-enters these functions through
+    # handle_torch_function, which looks the patched name up again: count only the outer call.
     def _wrap_loss(self, name: str, original: Callable[..., Any]) -> Callable[..., Any]:
         def loss(input: Any, target: Any = None, *args: Any, **kwargs: Any) -> Any:
-            if self.handlers["on_loss"]:
+            if self._fn_depth == 0 and self.handlers["on_loss"]:
                 self._emit("on_loss", name, input, target, kwargs)
-            if target is None and not args:
-                return original(input, **kwargs)
-            return original(input, target, *args, **kwargs)
+            self._fn_depth += 1
+            try:
+                if target is None and not args:
+                    return original(input, **kwargs)
+                return original(input, target, *args, **kwargs)
+            finally:
+                self._fn_depth -= 1
 
         return loss
 
@@ -179,8 +186,13 @@ class _Dispatcher:
         p_default, training_default = (original.__defaults__ or (0.5, True))[:2]
 
         def dropout(input: Any, *args: Any, **kwargs: Any) -> Any:
-            output = original(input, *args, **kwargs)
-            if self.handlers["on_dropout"]:
+            outer = self._fn_depth == 0
+            self._fn_depth += 1
+            try:
+                output = original(input, *args, **kwargs)
+            finally:
+                self._fn_depth -= 1
+            if outer and self.handlers["on_dropout"]:
                 p = args[0] if args else kwargs.get("p", p_default)
                 training = args[1] if len(args) > 1 else kwargs.get("training", training_default)
                 self._emit("on_dropout", name, input, p, training, output)
@@ -199,10 +211,15 @@ class _Dispatcher:
             momentum: Any = 0.1,
             eps: float = 1e-5,
         ) -> Any:
-            output = original(
-                input, running_mean, running_var, weight, bias, training, momentum, eps
-            )
-            if self.handlers["on_batch_norm"]:
+            outer = self._fn_depth == 0
+            self._fn_depth += 1
+            try:
+                output = original(
+                    input, running_mean, running_var, weight, bias, training, momentum, eps
+                )
+            finally:
+                self._fn_depth -= 1
+            if outer and self.handlers["on_batch_norm"]:
                 self._emit("on_batch_norm", input, running_mean, training, momentum, output)
             return output
 

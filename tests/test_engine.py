@@ -170,3 +170,24 @@ def test_a_watch_cannot_be_entered_twice_at_once():
     w = diagnostics.watch()
     with w, pytest.raises(RuntimeError, match="already active"):
         w.__enter__()
+
+
+class _LossCounter(Check):
+    calls = 0
+
+    def on_loss(self, name, input, target, kwargs):
+        type(self).calls += 1
+
+
+def test_a_loss_under_a_torch_function_mode_is_one_event(only):
+    from torch.overrides import TorchFunctionMode
+
+    class Passthrough(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            return func(*args, **(kwargs or {}))
+
+    only(_LossCounter)
+    _LossCounter.calls = 0
+    with diagnostics.watch(), Passthrough():
+        F.cross_entropy(torch.randn(4, 3), torch.tensor([0, 1, 2, 0]))
+    assert _LossCounter.calls == 1

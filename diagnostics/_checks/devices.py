@@ -47,8 +47,8 @@ _MOVE_BATCH_FIX = (
     "{assign} (with device = {device!r}, the device the model was moved to)."
 )
 _MOVE_MODEL_FIX = (
-    "move the whole model once, right after building it and before creating the optimizer: "
-    "{model}.to(device). {detail}"
+    "move the whole model once, right after building it: {model}.to(device) (before or after "
+    "creating the optimizer: .to() moves the parameters in place). {detail}"
 )
 _UNREGISTERED_FIX = (
     "{label} is kept in a plain Python list or dict, so it is not a registered submodule and "
