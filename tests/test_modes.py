@@ -789,3 +789,64 @@ def test_watching_changes_no_parameter_and_no_batchnorm_statistic():
         bare.state_dict().items(), watched.state_dict().items(), strict=True
     ):
         assert torch.equal(a, b), name
+
+
+# == a training step under no_grad is no-grad-training, not an evaluation =========================
+def test_a_training_step_run_under_no_grad_is_not_mistaken_for_an_evaluation():
+    torch.manual_seed(0)
+    model, data = mlp(), batches()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    with diagnostics.watch() as report:
+        model.train()
+        for x, y in data:
+            optimizer.zero_grad()
+            with torch.no_grad():
+                loss = F.cross_entropy(model(x), y)
+            loss.requires_grad_(True)  # the hack that silences torch's own error
+            loss.backward()
+            optimizer.step()
+    assert not report.codes() & MODE_CODES, report.findings
+
+
+# == plain models: evaluation in training mode with gradients enabled ==============================
+def validate_with_graph_in_training_mode(model, data) -> float:
+    return sum(F.cross_entropy(model(x), y).item() for x, y in data)  # plain-val-forward
+
+
+@pytest.mark.parametrize("style", ["script", "trainer"])
+def test_validation_of_a_plain_model_with_gradients_enabled_is_an_info_finding(style):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3))
+    data = batches()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    with diagnostics.watch() as report:
+        for _ in range(2):
+            train_epoch(model, optimizer, data)
+            if style == "script":
+                validate_with_graph_in_training_mode(model, data)
+            else:
+                type(
+                    "Trainer", (), {"validate": staticmethod(validate_with_graph_in_training_mode)}
+                ).validate(model, data)
+    finding = only_finding(report, "eval-without-no-grad")
+    assert finding.location.line == line_of("plain-val-forward")
+    assert "training mode" in finding.message
+    assert not report.failed
+
+
+def test_training_a_plain_model_and_a_gan_generator_for_the_critic_step_is_silent():
+    torch.manual_seed(0)
+    gen = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 8))
+    critic = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 1))
+    opt_g = torch.optim.Adam(gen.parameters(), lr=1e-3)
+    opt_c = torch.optim.Adam(critic.parameters(), lr=1e-3)
+    with diagnostics.watch() as report:
+        for _ in range(3):
+            fake = gen(torch.randn(16, 4))
+            opt_c.zero_grad()
+            critic(fake.detach()).mean().backward()
+            opt_c.step()
+            opt_g.zero_grad()
+            (-critic(gen(torch.randn(16, 4))).mean()).backward()
+            opt_g.step()
+    assert not report.codes() & MODE_CODES, report.findings

@@ -233,16 +233,18 @@ class ModeChecks(Check):
             if not self._layers:
                 return
         elif not self._layers and not self._has_rnn_dropout(root):
+            if grad:  # a plain model: an unused graph here is an evaluation without no_grad
+                self._track(root, output, eval=False, plain=True)
             return
         if not self._recalibrating:
             self._track(root, output, eval=False)
 
-    def _track(self, root: nn.Module, output: Any, *, eval: bool) -> None:
+    def _track(self, root: nn.Module, output: Any, *, eval: bool, plain: bool = False) -> None:
         if torch._C._current_graph_task_id() != -1:
             return  # autograd runs this forward during a backward: a checkpoint's recompute
         grad = torch.is_grad_enabled()
         nodes = _grad_fns(output) if grad else ()
-        if eval and not nodes:
+        if (eval or plain) and not nodes:
             return  # nothing recorded for autograd: a frozen model, nothing to judge
         if not grad and _called_by_checkpoint():
             return  # torch.utils.checkpoint's first, graph-free pass of a training forward
@@ -271,6 +273,12 @@ class ModeChecks(Check):
 
     # -- judgement -------------------------------------------------------------------------------
     def on_backward(self, tensors: Any) -> None:
+        if any(isinstance(t, torch.Tensor) and t.grad_fn is None for t in tensors):
+            # A backward on a loss without a graph: the forwards run under no_grad since the
+            # last backward were meant as training (no-grad-training names that fault).
+            for record in self._records:
+                if not record.grad and record.bw == self._backwards:
+                    record.used = True
         # Forwards followed by two backwards and no optimizer step: the parameters are updated
         # by hand (or gradients accumulate); judge them without an optimizer to compare with.
         self._judge(None, self._backwards - 1)
@@ -322,6 +330,9 @@ class ModeChecks(Check):
             return  # parameter-free or frozen (input noise, a frozen feature extractor)
         if ids is not None and not any(id(p) in ids for p in params):
             return  # another model's optimizer stepped (a GAN's D after G's forward)
+        if not record.layers and not self._has_rnn_dropout(root):
+            self._report_eval_without_no_grad(root, record)  # no layer behaved differently
+            return
         self._report_train_in_eval(root, record, final=final)
 
     def _judge_trained_in_eval(self, optimizer: Any) -> None:
@@ -472,12 +483,13 @@ class ModeChecks(Check):
         key = ("eval-without-no-grad", id(root), record.frames[0])
         if key not in self._reported:
             name = _model_name(root)
+            mode = "training" if record.training else "eval"
             message = (
-                f"{name} ran in eval mode with gradients enabled: autograd recorded a graph "
+                f"{name} ran in {mode} mode with gradients enabled: autograd recorded a graph "
                 f"for its output that no backward pass used, which costs memory and time "
                 f"during evaluation."
             )
-            evidence = {"model": f"{name} (eval mode)", "gradients": "enabled"}
+            evidence = {"model": f"{name} ({mode} mode)", "gradients": "enabled"}
             if len(record.frames) > 1:
                 evidence["called from"] = _chain(record.frames[1:])
             self._reported[key] = (_location(record.frames[0]), evidence, message)
