@@ -54,18 +54,7 @@ CASES = [
 
 # Realistic mutants the diagnostics miss or over-report today. Each stays a strict xfail with
 # its precise reason: when the detector is fixed, the XPASS says to remove it here.
-_DETECTOR_MISSES = {
-    ("step-under-no-grad", "classifier.py"): (
-        "the modes check also reports train-mode-in-eval: the training forward under no_grad, "
-        "in training mode with dropout, looks like an evaluation to it although its loss then "
-        "goes to backward() (kata day11/10 shows the same)"
-    ),
-    ("drop-eval-no-grad", "regression.py"): (
-        "eval-without-no-grad is only reported for a model in eval mode: a validation forward "
-        "with grad enabled, whose graph no backward() uses, goes unreported when the model (no "
-        "dropout or BatchNorm) never calls eval()"
-    ),
-}
+_DETECTOR_MISSES: dict[tuple[str, str], str] = {}
 
 
 def _cases() -> Iterator[Any]:
