@@ -283,6 +283,8 @@ def test_layers_in_a_plain_list_get_gradients_but_no_updates():
     finding = single(report, "params-not-updating")
     assert_points_at(finding, "orphans: list")
     assert finding.message.startswith("4 parameter tensors receive gradients")
+    assert "Linear.weight (16, 8)" in finding.message
+    assert "run inside ListNet but are not registered in it" in finding.message
     assert "nn.ModuleList" in finding.fix
 
 

@@ -91,7 +91,11 @@ NO_BACKWARD_FIX = "Call loss.backward() before each optimizer.step()."
 ORPHANS = (
     "{count} parameter tensors receive gradients from backward() but are in no optimizer "
     "({names}), and nothing else changes them: they keep their initial values while the rest "
-    "of the model trains."
+    "of the model trains.{hidden}"
+)
+ORPHANS_HIDDEN = (
+    " Their modules run inside {model} but are not registered in it (a plain Python list, "
+    "dict or attribute of a non-Module), so {model}.parameters() never lists them."
 )
 ORPHANS_FIX = (
     "Pass them to the optimizer: build it over model.parameters() after every layer exists, and "
@@ -573,12 +577,21 @@ class GradientChecks(Check):
     def _report_orphans(self, orphans: list[nn.Parameter]) -> None:
         self._orphans_reported = True
         names = self._param_names(orphans)
+        modules = [m for m, _, _ in self._live_forwards()]
+        owners = _owners(modules)
+        registered = {id(sub) for m in modules for sub in m.modules() if sub is not m}
+        hosts = [m for m in modules if id(m) not in registered and m not in owners.values()]
+        hidden = ""
+        if hosts and all(
+            (o := owners.get(id(p))) is not None and id(o) not in registered for p in orphans
+        ):
+            hidden = ORPHANS_HIDDEN.format(model=type(_outermost(hosts)).__name__)
         self.emit(
             "params-not-updating",
             key="orphans",
             subject=orphans[0],
             location=self._orphan_location,
-            message=ORPHANS.format(count=len(orphans), names=names),
+            message=ORPHANS.format(count=len(orphans), names=names, hidden=hidden),
             fix=ORPHANS_FIX,
             evidence={
                 "parameters in no optimizer": names,
@@ -664,11 +677,14 @@ def _qualified_names(modules: list[nn.Module]) -> dict[int, str]:
 
 
 def _parameter_names(modules: list[nn.Module]) -> dict[int, str]:
-    """Parameter id -> its longest dotted name among ``modules``."""
+    """Parameter id -> its longest dotted name among ``modules`` ('Linear.weight' for one
+    that only its own module holds), in the order of the largest module's parameters."""
     out: dict[int, str] = {}
     for root in sorted(modules, key=lambda m: -sum(1 for _ in m.modules())):
         for name, p in root.named_parameters():
-            if len(name) > len(out.get(id(p), "")):
+            if "." not in name:
+                name = f"{type(root).__name__}.{name}"
+            if id(p) not in out or out[id(p)].count(".") < name.count("."):
                 out[id(p)] = name
     return out
 
