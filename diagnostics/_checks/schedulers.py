@@ -16,7 +16,18 @@ Per-batch stepping is judged from counts only: the scheduler stepped about as of
 optimizer, and its horizon (step_size, milestones, T_max, ...) is short next to the number
 of steps it took, so the learning rate collapsed or the cosine cycled. Schedules meant per
 batch (OneCycleLR, CyclicLR, LinearLR/ConstantLR warm-up, a cosine over all the batches)
-never have that shape.
+never have that shape. With n the steps a scheduler took, the horizon is outrun when:
+
+    StepLR                      4 decays or more, down to 1/1000 of the start or below
+    MultiStepLR                 every milestone passed in the first half, 10x decay or more
+    ExponentialLR               below 1/1000 of the start by step n/2
+    LambdaLR, MultiplicativeLR  the learning rates seen below 1/1000 of the start by n/2
+    CosineAnnealingLR           n >= 1.5 * T_max (the cosine climbs back up)
+    CosineAnnealingWarmRestarts 20 restarts or more
+    PolynomialLR                total_iters <= n/2 (at its final value for half the run)
+
+The parts of a SequentialLR or ChainedScheduler are judged each on its own steps. Training
+with one batch per epoch looks the same as per-batch stepping and is judged the same way.
 """
 
 from __future__ import annotations
