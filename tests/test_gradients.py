@@ -238,6 +238,26 @@ def test_gradients_set_to_none_by_hand_after_clipping_are_reported():
     assert_points_at(single(report, "grads-cleared-before-step"), "cleared: by hand")
 
 
+def test_a_closure_that_clears_after_backward_is_reported_at_the_step_taking_it():
+    torch.manual_seed(0)
+    model = fixtures.MLP(64, 10, hidden=(16,))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+    x, y = next(iter(digits_loader(flat=True)))
+
+    def closure():
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.zero_grad()
+        return loss
+
+    with diagnostics.watch() as report:
+        for _ in range(4):
+            optimizer.step(closure)  # cleared: closure
+    finding = single(report, "grads-cleared-before-step")
+    assert finding.count == 4  # the closure runs inside step(), after the hooks are in place
+    assert_points_at(finding, "cleared: closure")
+
+
 # -- params-not-updating ------------------------------------------------------------------------
 def test_an_optimizer_built_over_a_deepcopy_is_reported_once_as_a_copy():
     torch.manual_seed(0)

@@ -174,6 +174,10 @@ class ParamTracker:
         grad = None if param is None else param.grad
         return grad is not None and sentinel.grad_ref is not None and sentinel.grad_ref() is grad
 
+    def touched(self, state: OptimizerState) -> bool:
+        """Did backward() reach the optimizer's gradients since its last step?"""
+        return state.sentinel is not None and state.sentinel.touched
+
     def cleared_since_backward(self, state: OptimizerState) -> list[torch.Tensor] | None:
         """If every gradient of the optimizer is gone (None or zero) although backward() reached
         it since the last step, the parameters concerned; otherwise None.

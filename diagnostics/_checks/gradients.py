@@ -217,6 +217,7 @@ class GradientChecks(Check):
         self._no_graph_seen = False
         self._non_finite: dict[str, Any] | None = None
         self._lr_unknown = False
+        self._touched_before_step = False
         self._stale_steps: dict[int, tuple[int, list[float], str]] = {}
         self._first_norm: dict[int, float] = {}
 
@@ -265,14 +266,20 @@ class GradientChecks(Check):
             self._first_norm[state.serial] = _grad_norm(state.params())
         if self._tracker.take_stale(state):
             self._report_accumulation(state)
+        self._touched_before_step = self._tracker.touched(state)
         cleared = self._tracker.cleared_since_backward(state)
         if cleared:
             self._report_cleared(state, cleared)
 
     def on_step_post(self, optimizer: Any) -> None:
         state = self._tracker.optimizer(optimizer)
-        if self._tracker.take_stale(state):  # a closure's backward() inside step()
+        # A closure passed to step() ran its backward() inside the step: judge it now.
+        if self._tracker.take_stale(state):
             self._report_accumulation(state)
+        if not self._touched_before_step and self._tracker.touched(state):
+            cleared = self._tracker.cleared_since_backward(state)
+            if cleared:
+                self._report_cleared(state, cleared)
         self._tracker.after_step(state)
         self._steps += 1
         if self._undecided:
