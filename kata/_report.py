@@ -45,6 +45,7 @@ class KataResult:
     tests: dict[str, str] = field(default_factory=dict)  # test name -> outcome
     findings: list[dict[str, Any]] = field(default_factory=list)
     problem: str | None = None
+    seconds: float = 0.0  # setup, call and teardown of all its tests
 
     @property
     def status(self) -> str:
@@ -71,7 +72,15 @@ class Results:
     def __bool__(self) -> bool:
         return bool(self.katas)
 
-    def add(self, *, nodeid: str, when: str, outcome: str, properties: Iterable[Any]) -> None:
+    def add(
+        self,
+        *,
+        nodeid: str,
+        when: str,
+        outcome: str,
+        properties: Iterable[Any],
+        seconds: float = 0.0,
+    ) -> None:
         props = dict(properties)
         if ID not in props:
             return
@@ -80,6 +89,7 @@ class Results:
             result = self.katas[props[ID]] = KataResult(
                 props[ID], props[DAY], props.get(TITLE, ""), props[ROOT]
             )
+        result.seconds += seconds
         test = nodeid.split("::", 1)[-1]
         if when != "call":  # a setup or teardown counts only when it did not pass
             outcome = {"failed": "error", "skipped": "skipped"}.get(outcome, "")
@@ -131,6 +141,7 @@ class Results:
                     "hints_used": hints.get(r.id, 0),
                     "tests": dict(sorted(r.tests.items())),
                     "problem": r.problem,
+                    "seconds": round(r.seconds, 3),
                 }
                 for r in sorted(self.katas.values(), key=lambda r: r.id)
             },

@@ -9,6 +9,7 @@ tree or next to a ``test_kata.py``); every other test runs untouched. Registered
 from __future__ import annotations
 
 import contextlib
+import importlib
 import random
 import traceback
 from collections.abc import Iterator
@@ -296,10 +297,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report.user_properties = [*report.user_properties, *props]
     if report.failed and call.excinfo is not None:
         run = item.config.stash[_RUN]
-        block = _failure_block(item, test, call.excinfo, run, call.when)
+        headline, block = _failure_block(item, test, call.excinfo, run, call.when)
         if run.traceback:
             block += f"\n\nFull traceback:\n{report.longreprtext}"
-        report.longrepr = block
+        report.longrepr = _longrepr(item, headline, block)
     return report
 
 
@@ -339,23 +340,28 @@ def _torch_state_kept() -> Iterator[None]:
 
 
 def _accelerator_module() -> Any:
+    """kata.accelerator, or None when it is not installed (an error inside it still shows)."""
+    name = f"{__package__}.accelerator"
     try:
-        from . import accelerator
-    except ImportError:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name:
+            raise
         return None
-    return accelerator
 
 
 # -- the failure block --------------------------------------------------------------------------
 
 
-def _failure_block(item: pytest.Item, test: _Test, excinfo: Any, run: _Run, when: str) -> str:
+def _failure_block(
+    item: pytest.Item, test: _Test, excinfo: Any, run: _Run, when: str
+) -> tuple[str, str]:
+    """A one-line headline for pytest's short summary, and the block for the failure."""
     meta = test.meta
     kata_id = f"{test.kata_dir.parent.name}/{test.kata_dir.name}"
-    # The first line also ends up in pytest's short summary: make it the kata's name.
+    happened = _what_happened(excinfo, test)
     parts = [f"Kata {kata_id}: {meta.title}" if meta else f"Kata {kata_id}", _RULE]
-    parts += [f"{item.name} {'failed' if when == 'call' else 'could not run'}.", ""]
-    parts.append(_what_happened(excinfo, test))
+    parts += [f"{item.name} {'failed' if when == 'call' else 'could not run'}.", "", happened]
     if test.report is not None and test.report.findings:
         parts += ["", "Diagnosis:", _report_text(test.report).rstrip()]
     if meta is not None:
@@ -364,7 +370,26 @@ def _failure_block(item: pytest.Item, test: _Test, excinfo: Any, run: _Run, when
         parts += ["", f"Hint {number} of {len(meta.hints)}: {meta.hints[number - 1]}"]
     where = _display(test.kata_dir, item.config.rootpath)
     parts += ["", f"Run it again: pytest {where}"]
-    return "\n".join(parts)
+    return f"Kata {kata_id}: {happened.splitlines()[0]}", "\n".join(parts)
+
+
+def _longrepr(item: pytest.Item, headline: str, block: str) -> Any:
+    """The block as pytest's own failure representation, so that the short summary (and
+    ``--tb=line``) show the headline, not the whole block; it travels through xdist as is."""
+    try:
+        from _pytest._code.code import (
+            ReprExceptionInfo,
+            ReprFileLocation,
+            ReprTracebackNative,
+        )
+    except ImportError:  # pytest internals moved: a plain string still shows the block
+        return block
+    path, line, _ = item.location
+    one_line = item.config.getoption("tbstyle", "auto") == "line"  # the headline says it all
+    return ReprExceptionInfo(
+        reprtraceback=ReprTracebackNative([] if one_line else [block + "\n"]),
+        reprcrash=ReprFileLocation(path, (line or 0) + 1, headline),
+    )
 
 
 def _what_happened(excinfo: Any, test: _Test) -> str:
@@ -446,6 +471,7 @@ class _Results:
             when=report.when,
             outcome=report.outcome,
             properties=report.user_properties,
+            seconds=report.duration,
         )
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
