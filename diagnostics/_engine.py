@@ -158,8 +158,10 @@ class _Dispatcher:
     # -- wrappers (each calls the original exactly once, with the same arguments) ------------
     def _wrap_backward(self, original: Callable[..., Any]) -> Callable[..., Any]:
         def backward(tensors: Any, *args: Any, **kwargs: Any) -> Any:
+            if not isinstance(tensors, torch.Tensor):
+                tensors = tuple(tensors)  # once: a generator would be used up by the event
             if self.handlers["on_backward"]:
-                seq = (tensors,) if isinstance(tensors, torch.Tensor) else tuple(tensors)
+                seq = (tensors,) if isinstance(tensors, torch.Tensor) else tensors
                 self._emit("on_backward", seq)
             return original(tensors, *args, **kwargs)
 

@@ -966,3 +966,26 @@ def test_gradient_hooks_are_removed_when_the_watch_ends():
             F.mse_loss(model(x), y).backward()
             optimizer.step()
     assert all(not p._post_accumulate_grad_hooks for p in model.parameters())
+
+
+def test_gradients_cleared_through_data_in_old_style_code_are_silent():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 1))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    with diagnostics.watch() as report:
+        for x, y in regression_loader():
+            F.mse_loss(model(x), y).backward()
+            optimizer.step()
+            for p in model.parameters():
+                p.grad.data.zero_()  # bypasses the version counter
+    assert not report.codes() & CODES, report.findings
+
+
+def test_a_generator_of_losses_given_to_autograd_backward_still_trains():
+    torch.manual_seed(0)
+    model = nn.Linear(4, 1)
+    x = torch.randn(8, 4)
+    with diagnostics.watch():
+        losses = (model(x).pow(2).mean() for _ in range(2))
+        torch.autograd.backward(losses)
+    assert model.weight.grad is not None and bool(model.weight.grad.any())

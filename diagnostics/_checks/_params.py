@@ -19,10 +19,11 @@ at the cost of one post-accumulate-grad hook per optimizer. The sentinel is hook
 optimizer's first step and the hook removed by :meth:`ParamTracker.close`; the other
 parameters are read only when a finding is about to be reported.
 
-Writing through ``p.grad.data`` bypasses the version counter, so clearing gradients with
-``p.grad.data.zero_()`` looks like no clearing at all; ``zero_grad()``, ``p.grad = None``
-and ``p.grad.zero_()`` are all seen. Clearing the gradients of only some of an optimizer's
-parameters is judged by the sentinel's.
+Writing through ``p.grad.data`` bypasses the version counter, so before the first
+accumulation after a step, a sentinel gradient that looks untouched is read once (one
+reduction, only in that suspicious state): all zero means ``p.grad.data.zero_()`` cleared it.
+Clearing the gradients of only some of an optimizer's parameters is judged by the
+sentinel's.
 """
 
 from __future__ import annotations
@@ -40,7 +41,18 @@ _PROBES = 8  # value reads allowed per optimizer to tell clipping from clearing
 class Sentinel:
     """The parameter whose gradient stands for its optimizer's."""
 
-    __slots__ = ("armed", "grad_ref", "handle", "owner", "ref", "stale", "touched", "version")
+    __slots__ = (
+        "armed",
+        "grad_ref",
+        "handle",
+        "owner",
+        "pre_handle",
+        "ref",
+        "stale",
+        "touched",
+        "version",
+        "zeroed",
+    )
 
     def __init__(self, param: torch.Tensor, owner: OptimizerState) -> None:
         self.ref = weakref.ref(param)
@@ -50,10 +62,16 @@ class Sentinel:
         self.armed = False  # the next accumulation is the first since a step
         self.stale = False  # the gradient holds values a step already used
         self.touched = False  # backward() reached it since the last step
+        self.zeroed = False  # found all zero, unversioned, just before an accumulation
         self.handle = param.register_post_accumulate_grad_hook(
             functools.partial(_accumulated, self)
         )
+        self.pre_handle = param.register_hook(functools.partial(_incoming, self))
         self.remember(param.grad)
+
+    def remove(self) -> None:
+        self.handle.remove()
+        self.pre_handle.remove()
 
     def remember(self, grad: torch.Tensor | None) -> None:
         """Note ``grad`` as the parameter's current gradient."""
@@ -222,14 +240,14 @@ class ParamTracker:
         if old is not None and old.ref() is not None and not with_grad:
             return  # no better choice: keep the one we have
         if old is not None:
-            old.handle.remove()
+            old.remove()
         state.sentinel = Sentinel(chosen, state)
 
     def close(self) -> None:
         """Remove every hook; the tracker is not used after this."""
         for state in self._optimizers.values():
             if state.sentinel is not None:
-                state.sentinel.handle.remove()
+                state.sentinel.remove()
                 state.sentinel = None
         self._optimizers.clear()
         self._last = None
@@ -246,7 +264,8 @@ def _accumulated(sentinel: Sentinel, param: torch.Tensor) -> None:
     contiguous = same and version == sentinel.version + 1
     if sentinel.armed:  # the first accumulation since the last step
         sentinel.armed = False
-        sentinel.stale = contiguous
+        sentinel.stale = contiguous and not sentinel.zeroed
+        sentinel.zeroed = False
     elif not contiguous:
         sentinel.stale = False  # cleared or replaced since the previous accumulation
     if not same:
@@ -254,3 +273,14 @@ def _accumulated(sentinel: Sentinel, param: torch.Tensor) -> None:
     sentinel.version = version
     sentinel.touched = True
     sentinel.owner.got_grad = True
+
+
+def _incoming(sentinel: Sentinel, grad_in: torch.Tensor) -> None:
+    """Tensor hook: a gradient is about to be accumulated into the sentinel's ``.grad``."""
+    if not sentinel.armed:
+        return
+    param = sentinel.ref()
+    current = None if param is None else param.grad
+    if current is not None and sentinel.unchanged(current):
+        with torch.no_grad():
+            sentinel.zeroed = not bool(current.any())
