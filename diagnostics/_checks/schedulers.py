@@ -62,8 +62,9 @@ BEFORE_OPTIMIZER_FIX = (
 )
 PER_BATCH = (
     "{sched} was stepped {calls} times, about once per optimizer step ({steps} optimizer "
-    "steps), but its schedule {horizon}: {consequence}. Such schedules are written in epochs "
-    "and stepped once per epoch; stepped every batch, they play out within the first epochs."
+    "steps after its first step), but its schedule {horizon}: {consequence}. Such schedules "
+    "are written in epochs and stepped once per epoch; stepped every batch, they play out "
+    "within the first epochs."
 )
 PER_BATCH_FIX = (
     "Call scheduler.step() once per epoch, after the batch loop, or write the schedule in "
@@ -289,7 +290,7 @@ class SchedulerChecks(Check):
             evidence={
                 "scheduler": label,
                 "scheduler steps": str(rec.calls),
-                "optimizer steps": str(opt_steps),
+                "optimizer steps after its first step": str(opt_steps),
                 "optimizer steps per scheduler step": f"{opt_steps / max(rec.calls - 1, 1):.2g}",
                 "learning rate": f"{_fmt(rec.lr0)} at the start, {_fmt(lrs[-1])} at the end",
             },
