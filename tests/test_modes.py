@@ -850,3 +850,45 @@ def test_training_a_plain_model_and_a_gan_generator_for_the_critic_step_is_silen
             (-critic(gen(torch.randn(16, 4))).mean()).backward()
             opt_g.step()
     assert not report.codes() & MODE_CODES, report.findings
+
+
+# == crashes and weights computed outside a forward ================================================
+def test_a_training_forward_whose_loss_then_raises_is_not_called_an_evaluation():
+    torch.manual_seed(0)
+    model, data = mlp(), batches()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    x, y = data[0]
+    with pytest.raises(RuntimeError), diagnostics.watch() as report:
+        train_epoch(model, optimizer, data)
+        optimizer.zero_grad()
+        F.cross_entropy(model(x), y.view(-1, 1)).backward()  # a target column: the loss raises
+    assert not report.codes() & MODE_CODES, report.findings
+
+
+def test_an_evaluation_in_training_mode_before_a_crash_is_still_reported():
+    torch.manual_seed(0)
+    model, data = mlp(), batches()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ZeroDivisionError), diagnostics.watch() as report:
+        train_epoch(model, optimizer, data)
+        evaluate_without_eval(model, data)
+        train_epoch(model, optimizer, data)
+        raise ZeroDivisionError
+    assert only_finding(report, "train-mode-in-eval").count == len(data)
+
+
+def test_spectral_norm_weights_computed_outside_a_forward_are_silent():
+    torch.manual_seed(0)
+    with diagnostics.watch() as report:
+        critic = nn.Sequential(
+            nn.utils.parametrizations.spectral_norm(nn.Linear(8, 16)),
+            nn.ReLU(),
+            nn.utils.parametrizations.weight_norm(nn.Linear(16, 1)),
+        )
+        optimizer = torch.optim.Adam(critic.parameters(), lr=1e-3)
+        print(critic[0].weight.norm().item())
+        for x, _ in batches():
+            optimizer.zero_grad()
+            critic(x).mean().backward()
+            optimizer.step()
+    assert not report.codes() & MODE_CODES, report.findings

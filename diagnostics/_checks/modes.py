@@ -43,6 +43,7 @@ import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.dropout import _DropoutNd
+from torch.nn.utils.parametrize import ParametrizationList
 
 from .._findings import Location
 from .._location import _display, is_user_file
@@ -226,6 +227,8 @@ class ModeChecks(Check):
 
     # -- the end of a root forward --------------------------------------------------------------
     def _root_done(self, root: nn.Module, output: Any) -> None:
+        if isinstance(root, ParametrizationList):
+            return  # a parametrized weight (spectral_norm, weight_norm) read outside a forward
         grad = torch.is_grad_enabled()
         if not root.training:
             if grad:
@@ -289,6 +292,11 @@ class ModeChecks(Check):
         self._judge(optimizer, self._backwards)
         if self._trained_in_eval:
             self._judge_trained_in_eval(optimizer)
+
+    def on_exception(self, exc: BaseException) -> None:
+        # The run crashed before the backward that the latest forwards awaited (a loss that
+        # raised on its shapes, a device error): what they were for can no longer be known.
+        self._records = [r for r in self._records if not r.grad or r.bw < self._backwards]
 
     def finish(self) -> None:
         for record in self._records:
