@@ -12,7 +12,7 @@ import contextlib
 import importlib
 import random
 import traceback
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -236,7 +236,7 @@ def kata(request: pytest.FixtureRequest) -> Kata:
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, object, object]:
     kata_dir = kata_dir_of(item.path)
     if kata_dir is None:
         return (yield)
@@ -257,7 +257,7 @@ def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     test = item.stash.get(_TEST, None)
     if test is None or test.meta is None:
         return (yield)
@@ -277,7 +277,9 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report: pytest.TestReport = yield
     test = item.stash.get(_TEST, None)
     if test is None:
@@ -517,8 +519,9 @@ class _Results:
             root = Path(result.root)
             if root not in by_root:
                 by_root[root] = _progress.load(root, warn=False)
-                if by_root[root].problem:
-                    self.run.problems.append(by_root[root].problem)
+                problem = by_root[root].problem
+                if problem:
+                    self.run.problems.append(problem)
             if not self.run.solution and result.status != "skipped":
                 by_root[root].mark(result.id, result.status)
         if not self.run.solution:

@@ -139,6 +139,14 @@ def test_the_short_summary_names_the_kata_and_what_happened_in_one_line(course):
     )
 
 
+def test_kata_traceback_adds_pytests_own_report_under_the_block(course):
+    result = run(course, "katas/day11/03_assert_only", "--kata-traceback")
+    result.stdout.fnmatch_lines(
+        ["Run it again: pytest katas/day11/03_assert_only", "", "Full traceback:", "*", "*"]
+    )
+    result.stdout.fnmatch_lines(["E       assert * < (* / 2)"])
+
+
 def test_with_tb_line_a_failing_kata_test_is_one_line(course):
     result = run(course, "katas/day11/03_assert_only", "--tb=line")
     result.stdout.fnmatch_lines(
@@ -370,6 +378,14 @@ def test_the_json_report_has_each_katas_status_codes_tests_and_hints(course):
     bad = katas["day12/03_bad_meta"]
     assert bad["tests"] == {"test_the_loss_at_least_halves": "error"}
     assert "field 'hints'" in bad["problem"]
+
+
+def test_a_kata_whose_test_file_cannot_be_collected_counts_as_failing(course):
+    add_kata(course, "day13/01_broken_test", "def test_it(kata:\n")
+    run(course, "katas/day13", "--kata-report", "report.json")
+    entry = json.loads((course.path / "report.json").read_text())["katas"]["day13/01_broken_test"]
+    assert (entry["status"], entry["tests"]) == ("failing", {"collection": "error"})
+    assert entry["problem"] == "test_kata.py could not be collected."
 
 
 # -- the accelerator ------------------------------------------------------------------------------

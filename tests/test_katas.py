@@ -55,7 +55,7 @@ def _run(variant: str, out: Path) -> dict[int, tuple[dict[str, Any] | None, str]
     report = out / f"{variant}-seed{{seed}}.json"
     args = [
         "katas", "-p", "kata.pytest_plugin", "-q", "-p", "no:cacheprovider",
-        "--kata-no-progress", "--tb=line",
+        "--kata-no-progress", "--tb=line", "--continue-on-collection-errors",
     ]  # fmt: skip
     if variant == "solution":
         args.append("--kata-solution")
