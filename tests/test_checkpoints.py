@@ -219,6 +219,38 @@ def test_an_ema_updated_in_place_through_its_state_dict_and_a_copy_into_another_
     assert CODE not in report.codes()
 
 
+def test_an_ema_kept_through_a_live_view_of_its_state_dict_and_saved_at_the_end_is_silent():
+    model, x, y = model_and_data()
+    ema = copy.deepcopy(model)  # its parameters still require grad, but nothing trains them
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
+    with diagnostics.watch() as report:
+        ema_state = ema.state_dict()  # a live view, on purpose
+        for _ in range(3):
+            train_steps(model, optimizer, x, y, steps=1)
+            with torch.no_grad():
+                for k, v in model.state_dict().items():
+                    ema_state[k].mul_(0.9).add_(v, alpha=0.1)
+        torch.save(ema_state, io.BytesIO())
+        ema.load_state_dict(ema_state)
+    assert CODE not in report.codes()
+
+
+def test_best_weights_of_a_model_trained_by_hand_are_still_reported():
+    model, x, y = model_and_data()
+    with diagnostics.watch() as report:
+        best = model.state_dict()  # by-hand-best
+        for _ in range(3):
+            model.zero_grad()
+            F.mse_loss(model(x), y).backward()
+            with torch.no_grad():
+                for p in model.parameters():
+                    p -= 0.1 * p.grad
+        model.load_state_dict(best)  # by-hand-restore
+    finding = only_finding(report)
+    assert finding.location.line == line_of("by-hand-restore")
+    assert taken_at(finding) == line_of("by-hand-best")
+
+
 def test_the_watch_keeps_no_state_dict_tensor_alive():
     model, _, _ = model_and_data()
     with diagnostics.watch() as report:

@@ -8,9 +8,13 @@ later receives those very tensors after training has moved them on, the "best" w
 were meant to keep are gone: restoring copies the current weights onto themselves and the
 saved file holds the current weights.
 
+"Training moved them on" means that some of the state dict's parameters were trained since it
+was taken: an optimizer holding them stepped, or (hand-written updates) they have gradients.
 Copies are never noted (``copy.deepcopy``, ``.clone()``, a round trip through a file or a
-buffer), nor are tensors updated in place through the state dict itself with no training in
-between (a hand-written EMA that writes into ``ema.state_dict()`` and loads it back).
+buffer); tensors updated in place through the state dict itself with no training in between
+(a hand-written EMA that writes into ``ema.state_dict()`` and loads it back) and the live view
+of a model that nothing trains (an EMA copy written through a state dict kept for the purpose,
+then saved) stay silent.
 """
 
 from __future__ import annotations
@@ -35,9 +39,10 @@ _FIX = (
 class _Snapshot:
     """One ``state_dict()`` call: where it was taken and how far training had got."""
 
-    __slots__ = ("location", "progress")
+    __slots__ = ("location", "module", "progress")
 
-    def __init__(self, location: Location | None, progress: int) -> None:
+    def __init__(self, module: Any, location: Location | None, progress: int) -> None:
+        self.module = weakref.ref(module)
         self.location = location
         self.progress = progress
 
@@ -50,17 +55,20 @@ class CheckpointChecks(Check):
         # id(tensor) -> (weak ref to it, its version when returned, the snapshot)
         self._noted: dict[int, tuple[weakref.ref[torch.Tensor], int, _Snapshot]] = {}
         self._progress = 0  # backward passes and optimizer steps so far
+        # id(optimizer) -> (weak ref to it, the progress at its latest step)
+        self._stepped: dict[int, tuple[weakref.ref[Any], int]] = {}
 
     def on_backward(self, tensors: Any) -> None:
         self._progress += 1
 
     def on_step_post(self, optimizer: Any) -> None:
         self._progress += 1
+        self._stepped[id(optimizer)] = (weakref.ref(optimizer), self._progress)
 
     def on_state_dict(self, module: Any, state_dict: Any) -> None:
         if not hasattr(state_dict, "values"):
             return
-        snapshot = _Snapshot(user_location(skip=2), self._progress)
+        snapshot = _Snapshot(module, user_location(skip=2), self._progress)
         for tensor in state_dict.values():
             if isinstance(tensor, torch.Tensor):
                 self._noted[id(tensor)] = (
@@ -123,7 +131,15 @@ class CheckpointChecks(Check):
         )
 
     def _stale(self, items: Any) -> list[tuple[str, torch.Tensor, int, _Snapshot]]:
-        """The noted tensors among ``items`` that training changed after they were noted."""
+        """The noted tensors among ``items`` that changed after they were noted, from the
+        state dicts some of whose parameters were trained since."""
+        changed = self._changed(items)
+        snapshots = {id(entry[3]): entry[3] for entry in changed}
+        trained = {key for key, snapshot in snapshots.items() if self._trained(snapshot)}
+        return [entry for entry in changed if id(entry[3]) in trained]
+
+    def _changed(self, items: Any) -> list[tuple[str, torch.Tensor, int, _Snapshot]]:
+        """The noted tensors among ``items`` changed in place after they were noted."""
         out = []
         for name, tensor in items:
             if not isinstance(tensor, torch.Tensor):
@@ -138,6 +154,19 @@ class CheckpointChecks(Check):
             if tensor._version != version and self._progress > snapshot.progress:
                 out.append((str(name), tensor, tensor._version - version, snapshot))
         return out
+
+    def _trained(self, snapshot: _Snapshot) -> bool:
+        """Were parameters of the snapshot's model trained after it was taken?"""
+        module = snapshot.module()
+        if module is None:
+            return True  # the model is gone: nothing tells a deliberate update apart
+        optimized: set[int] = set()
+        for ref, progress in self._stepped.values():
+            optimizer = ref()
+            if optimizer is not None and progress > snapshot.progress:
+                optimized.update(id(p) for g in optimizer.param_groups for p in g["params"])
+        params = [p for p in module.parameters() if p.requires_grad]
+        return any(id(p) in optimized or p.grad is not None for p in params)
 
 
 def _forget(noted: dict[int, Any], key: int, _ref: Any) -> None:
