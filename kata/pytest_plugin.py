@@ -131,9 +131,12 @@ _TEST = pytest.StashKey[_Test]()
 
 
 def kata_dir_of(path: Path) -> Path | None:
-    """The kata folder a test file belongs to, or None if it is not a kata's test."""
+    """The kata folder a test file belongs to, or None if it is not a kata's test.
+
+    Folders starting with '_' (the template, drafts) are not katas, even when run by name.
+    """
     folder = path.parent
-    if not (folder / META_FILE).is_file():
+    if folder.name.startswith("_") or not (folder / META_FILE).is_file():
         return None
     return folder if path.name == TEST_FILE or "katas" in folder.parts else None
 

@@ -244,6 +244,14 @@ def test_folders_starting_with_an_underscore_are_not_collected(course):
     assert "_template" not in result.stdout.str()
 
 
+def test_a_folder_starting_with_an_underscore_run_by_name_is_no_kata(course):
+    shutil.copytree(REPO / "katas" / "_template", course.path / "katas" / "_template")
+    result = run(course, "katas/_template")
+    result.stdout.fnmatch_lines(["*The 'kata' fixture works only in a kata's test_kata.py*"])
+    result.stdout.no_fnmatch_line("*= katas, seed*")
+    assert not (course.path / ".kata" / "progress.json").exists()
+
+
 # -- seeds, solutions, isolation ------------------------------------------------------------------
 
 SEEDED = """\
