@@ -892,3 +892,16 @@ def test_spectral_norm_weights_computed_outside_a_forward_are_silent():
             critic(x).mean().backward()
             optimizer.step()
     assert not report.codes() & MODE_CODES, report.findings
+
+
+def test_a_training_step_on_a_detached_loss_is_not_mistaken_for_an_evaluation():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    with diagnostics.watch() as report:
+        for x, y in batches():
+            optimizer.zero_grad()
+            loss = F.cross_entropy(model(x), y).detach().requires_grad_()
+            loss.backward()
+            optimizer.step()
+    assert not report.codes() & MODE_CODES, report.findings

@@ -277,10 +277,11 @@ class ModeChecks(Check):
     # -- judgement -------------------------------------------------------------------------------
     def on_backward(self, tensors: Any) -> None:
         if any(isinstance(t, torch.Tensor) and t.grad_fn is None for t in tensors):
-            # A backward on a loss without a graph: the forwards run under no_grad since the
-            # last backward were meant as training (no-grad-training names that fault).
+            # A backward on a loss without a graph: the forwards since the last backward were
+            # meant as training, run under no_grad or cut off by a detach (no-grad-training
+            # names that fault), not evaluations.
             for record in self._records:
-                if not record.grad and record.bw == self._backwards:
+                if record.bw == self._backwards and not record.eval:
                     record.used = True
         # Forwards followed by two backwards and no optimizer step: the parameters are updated
         # by hand (or gradients accumulate); judge them without an optimizer to compare with.
