@@ -181,6 +181,63 @@ def test_matching_shapes_and_a_constant_target_are_not_reported_as_broadcasts(lo
     assert report.codes() & LOSS_CODES == set()
 
 
+def hand_written_mse(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return ((prediction - target) ** 2).mean()
+
+
+def test_a_hand_written_mse_that_broadcasts_is_reported_at_the_backward_line():
+    torch.manual_seed(0)
+    model, data = regressor(), regression_batches(n=12)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    with diagnostics.watch() as report:
+        for x, y in data:
+            optimizer.zero_grad()
+            loss = 0.5 * hand_written_mse(model(x), y)
+            loss.backward()  # hand-written-backward
+            optimizer.step()
+
+    finding = only_finding(report, "loss-broadcast")
+    assert finding.count == len(data)  # past the sampled calls: a reported site is always checked
+    assert finding.location.line == line_of("hand-written-backward")
+    evidence = dict(finding.evidence)
+    assert evidence["prediction shape"] == "(16, 1)"
+    assert evidence["difference shape"] == "(16, 16)"
+    assert "256 pairs instead of 16" in finding.message
+    assert "target.view(-1, 1)" in finding.fix
+
+
+def test_a_hand_written_l1_of_a_flat_prediction_against_a_column_target_is_reported():
+    torch.manual_seed(0)
+    w = torch.randn(8, requires_grad=True)
+    x, y = torch.randn(16, 8), torch.randn(16, 1)
+    with diagnostics.watch() as report:
+        (y - x @ w).abs().sum().backward()  # hand-written-l1
+    finding = only_finding(report, "loss-broadcast")
+    assert finding.location.line == line_of("hand-written-l1")
+    assert "target.squeeze(1)" in finding.fix
+
+
+@pytest.mark.parametrize("case", ["same-shapes", "pairwise-ranking", "kl-term", "huber"])
+def test_hand_written_losses_without_a_broadcast_target_are_silent(case):
+    torch.manual_seed(0)
+    model = regressor()
+    x, y = torch.randn(16, 8), torch.randn(16)
+    with diagnostics.watch() as report:
+        pred = model(x)
+        if case == "same-shapes":
+            loss = ((pred - y.view(-1, 1)) ** 2).mean()
+        elif case == "pairwise-ranking":  # every pair of predictions, on purpose
+            loss = F.relu(1 - (pred - pred.squeeze(1)) * (y.view(-1, 1) - y).sign()).mean()
+        elif case == "kl-term":
+            mu, logvar = pred, pred * 0.5
+            loss = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+        else:
+            diff = (pred.squeeze(1) - y).abs()
+            loss = torch.where(diff < 1, 0.5 * diff**2, diff - 0.5).mean()
+        loss.backward()
+    assert report.codes() & LOSS_CODES == set()
+
+
 # == softmax-before-cross-entropy ================================================================
 def test_a_model_ending_in_softmax_fed_to_cross_entropy_loss_is_reported_on_every_call():
     torch.manual_seed(0)
@@ -262,6 +319,22 @@ def test_probabilities_fed_to_a_soft_label_cross_entropy_are_reported():
     assert only_finding(report, "softmax-before-cross-entropy").location.line == line_of(
         "soft-label-probs"
     )
+
+
+def test_a_model_ending_in_a_sigmoid_fed_to_cross_entropy_is_reported():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 5), nn.Sigmoid())
+    criterion = nn.CrossEntropyLoss()
+    data = class_batches()
+    with diagnostics.watch() as report:
+        for x, y in data:
+            criterion(model(x), y).backward()  # sigmoid-model
+
+    finding = only_finding(report, "softmax-before-cross-entropy")
+    assert finding.count == len(data)
+    assert finding.location.line == line_of("sigmoid-model")
+    assert dict(finding.evidence)["input made by"] == "sigmoid"
+    assert "BCEWithLogitsLoss" in finding.fix
 
 
 def test_nll_loss_fed_softmax_probabilities_is_reported_as_probabilities():

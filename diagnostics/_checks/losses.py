@@ -4,7 +4,16 @@ Both look at the arguments of the ``torch.nn.functional`` loss about to run (the
 modules call the same functions). The shape check is a tuple comparison per call. The value
 check of cross_entropy/nll_loss inputs reads a small sample of rows with one device sync, on
 the first calls of each call site and then on one call in ``_SAMPLE_EVERY``; once a call site
-is reported it is checked on every call, so that the count is exact.
+is reported it is checked on every call, so that the count is exact. An input that comes
+straight out of a sigmoid is probabilities too, whatever its values.
+
+A loss written by hand, ``((pred - y) ** 2).mean()``, calls no loss function: it is read
+from the autograd graph at ``backward()`` instead, sampled per call site the same way. The
+walk goes down from the loss through reductions and elementwise arithmetic (a few nodes, no
+tensor read) to a difference between a tensor that requires grad (the prediction) and one
+that does not (the target); when that difference has shape (N, N) although the prediction
+is (N, 1) or (N,), the two broadcast. Differences of two predictions (pairwise ranking,
+contrastive distances) are never judged.
 """
 
 from __future__ import annotations
@@ -35,11 +44,35 @@ _CLASSIFICATION = frozenset({"cross_entropy", "nll_loss"})
 _FIRST_CALLS = 8  # value-check every call of a call site up to this many...
 _SAMPLE_EVERY = 1000  # ...then one call in this many (a softmax in a model is there for good)
 _ROWS = 16  # rows (or pixels) sampled per check
+_WALK_NODES = 32  # autograd nodes visited at most per backward() when looking for a difference
+# Nodes a hand-written loss passes through between its difference and the scalar loss.
+_THROUGH = frozenset(
+    {
+        "MeanBackward0",
+        "MeanBackward1",
+        "SumBackward0",
+        "SumBackward1",
+        "PowBackward0",
+        "AbsBackward0",
+        "SqrtBackward0",
+        "MulBackward0",
+        "DivBackward0",
+        "NegBackward0",
+        "AddBackward0",
+        "SubBackward0",
+    }
+)
+_DIFFERENCES = frozenset({"SubBackward0", "AddBackward0", "RsubBackward0"})
 
 _FIX_CE = (
     "Feed raw logits to the loss: remove the softmax before it (an nn.Softmax at the end of the "
     "model, F.softmax, .softmax(dim=1) or torch.exp(log_softmax)) and apply softmax only to "
     "read predictions."
+)
+_FIX_SIGMOID = (
+    "Feed raw logits to the loss: remove the sigmoid before it (cross_entropy applies "
+    "log_softmax itself); for independent yes/no labels use BCEWithLogitsLoss on the logits "
+    "instead."
 )
 _FIX_NLL = (
     "Give NLLLoss log-probabilities: torch.log_softmax(logits, dim=1) (or pass the raw logits "
@@ -78,7 +111,7 @@ def _loss_label(name: str) -> str:
     return f"F.{name}"
 
 
-def _shape(shape: torch.Size) -> str:
+def _shape(shape: tuple[int, ...]) -> str:
     return str(tuple(shape))
 
 
@@ -89,6 +122,18 @@ class LossChecks(Check):
         super().__init__(watch)
         self._calls: dict[Any, int] = {}
         self._flagged: set[Any] = set()
+
+    def on_backward(self, tensors: Any) -> None:
+        for loss in tensors:
+            scalar = isinstance(loss, torch.Tensor) and loss.numel() == 1
+            if scalar and loss.grad_fn is not None and self._sampled(("backward", _call_site())):
+                self._check_hand_written(loss)
+
+    def _sampled(self, site: Any) -> bool:
+        """Count a call at ``site``; is it one of those to check?"""
+        calls = self._calls.get(site, 0) + 1
+        self._calls[site] = calls
+        return calls <= _FIRST_CALLS or not calls % _SAMPLE_EVERY or site in self._flagged
 
     def on_loss(self, name: str, input: Any, target: Any, kwargs: dict) -> None:
         if name in _ELEMENTWISE:
@@ -142,9 +187,11 @@ class LossChecks(Check):
         if classes < 2:
             return
         site = (name, _call_site())
-        calls = self._calls.get(site, 0) + 1
-        self._calls[site] = calls
-        if calls > _FIRST_CALLS and calls % _SAMPLE_EVERY and site not in self._flagged:
+        if not self._sampled(site):
+            return
+        if name == "cross_entropy" and type(input.grad_fn).__name__ == "SigmoidBackward0":
+            self._flagged.add(site)
+            self._report_sigmoid(input, classes)
             return
         rows = _sample_rows(input.detach(), classes)
         tol = 1e-2 if rows.dtype in (torch.float16, torch.bfloat16) else 1e-3
@@ -198,6 +245,60 @@ class LossChecks(Check):
             },
         )
 
+    def _report_sigmoid(self, input: torch.Tensor, classes: int) -> None:
+        label = _loss_label("cross_entropy")
+        message = (
+            f"{label} got the output of a sigmoid as its input: probabilities in (0, 1), not "
+            f"logits. cross_entropy applies log_softmax itself, so the {classes} scores it "
+            f"compares differ by less than 1 and the loss cannot fall much below "
+            f"{math.log1p((classes - 1) / math.e):.3f} even for perfect predictions; the "
+            f"sigmoid's gradient vanishes as it saturates, so training stalls."
+        )
+        location = user_location(skip=2)
+        self.emit(
+            "softmax-before-cross-entropy",
+            key=("cross_entropy", str(location)),
+            message=message,
+            fix=_FIX_SIGMOID,
+            location=location,
+            evidence={
+                "loss": label,
+                "input shape": _shape(input.shape),
+                "input made by": "sigmoid",
+            },
+        )
+
+    # -- loss-broadcast in a loss written by hand ------------------------------------------------
+    def _check_hand_written(self, loss: torch.Tensor) -> None:
+        found = _broadcast_difference(loss.grad_fn)
+        if found is None:
+            return
+        result, prediction = found
+        n = result[0]
+        target: tuple[int, ...] = (n,) if prediction == (n, 1) else (n, 1)
+        location = user_location(skip=3)
+        self._flagged.add(("backward", _call_site()))
+        message = (
+            f"The loss passed to backward() is computed by hand from a difference between a "
+            f"prediction of shape {_shape(prediction)} and a target that does not require grad, "
+            f"and that difference has shape {_shape(result)}: the target (of shape "
+            f"{_shape(target)}) broadcast against the prediction, so each prediction is "
+            f"compared with {n} targets instead of its own and the loss averages {n * n} pairs "
+            f"instead of {n}. The model can only learn to predict the mean of the targets."
+        )
+        self.emit(
+            "loss-broadcast",
+            key=("hand-written", str(location)),
+            message=message,
+            fix=_broadcast_fix(torch.Size(prediction), torch.Size(target)),
+            location=location,
+            evidence={
+                "loss": "written by hand (no loss function)",
+                "prediction shape": _shape(prediction),
+                "difference shape": _shape(result),
+            },
+        )
+
     def _report_nll(self, input: torch.Tensor, rows: torch.Tensor, low: float, high: float) -> None:
         label = _loss_label("nll_loss")
         sums = rows.sum(1)
@@ -235,6 +336,34 @@ class LossChecks(Check):
                 ]
             ),
         )
+
+
+def _broadcast_difference(root: Any) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+    """(difference shape, prediction shape) of a prediction-minus-target difference below a
+    scalar loss whose target broadcast the prediction from (N, 1) or (N,) to (N, N)."""
+    stack: list[Any] = [root]
+    seen: set[Any] = set()
+    while stack and len(seen) < _WALK_NODES:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        name = type(node).__name__
+        inputs = [(fn, i) for fn, i in node.next_functions if fn is not None]
+        if name in _DIFFERENCES and len(node.next_functions) == 2 and len(inputs) == 1:
+            try:
+                result = tuple(node._input_metadata[0].shape)
+                fn, index = inputs[0]
+                prediction = tuple(fn._input_metadata[index].shape)
+            except (AttributeError, IndexError):  # autograd internals of another version
+                return None
+            n = result[0] if len(result) == 2 else 0
+            if n > 1 and result == (n, n) and prediction in ((n, 1), (n,)):
+                return result, prediction
+            continue  # a prediction minus a target: the model lies below, not the loss
+        if name in _THROUGH:
+            stack.extend(fn for fn, _ in inputs)
+    return None
 
 
 def _sample_rows(x: torch.Tensor, classes: int) -> torch.Tensor:
