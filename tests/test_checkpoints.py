@@ -251,6 +251,36 @@ def test_best_weights_of_a_model_trained_by_hand_are_still_reported():
     assert taken_at(finding) == line_of("by-hand-best")
 
 
+def train_and_keep_best(model, optimizer, x, y) -> dict[str, torch.Tensor]:
+    best = model.state_dict()  # returned-best
+    train_steps(model, optimizer, x, y)
+    return best
+
+
+def test_a_best_state_dict_returned_and_loaded_into_a_fresh_model_is_reported():
+    model, x, y = model_and_data()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    with diagnostics.watch() as report:
+        best = train_and_keep_best(model, optimizer, x, y)
+        fresh = copy.deepcopy(model)
+        fresh.load_state_dict(best)  # fresh-load
+    finding = only_finding(report)
+    assert finding.location.line == line_of("fresh-load")
+    assert taken_at(finding) == line_of("returned-best")
+    assert "receives Sequential's current weights" in finding.message
+
+
+def test_a_fresh_state_dict_loaded_into_another_model_is_silent():
+    model, x, y = model_and_data()
+    target = copy.deepcopy(model)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    with diagnostics.watch() as report:
+        for _ in range(3):
+            train_steps(model, optimizer, x, y, steps=2)
+            target.load_state_dict(model.state_dict())  # a target network's periodic copy
+    assert CODE not in report.codes()
+
+
 def test_the_watch_keeps_no_state_dict_tensor_alive():
     model, _, _ = model_and_data()
     with diagnostics.watch() as report:

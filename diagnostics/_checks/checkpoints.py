@@ -3,10 +3,10 @@
 ``model.state_dict()`` returns the live parameters and buffers (detached, sharing storage and
 the version counter that every in-place update bumps), not copies. Each tensor it returns is
 noted, weakly, with its version and with the training progress (backward passes and optimizer
-steps) at that moment. When a ``load_state_dict`` into the same model, or a ``torch.save``,
-later receives those very tensors after training has moved them on, the "best" weights they
-were meant to keep are gone: restoring copies the current weights onto themselves and the
-saved file holds the current weights.
+steps) at that moment. When a ``load_state_dict`` or a ``torch.save`` later receives those very
+tensors after training has moved them on, the "best" weights they were meant to keep are gone:
+restoring copies the current weights onto themselves, a fresh model built to receive the best
+weights receives the current ones, and the saved file holds the current weights.
 
 "Training moved them on" means that some of the state dict's parameters were trained since it
 was taken: an optimizer holding them stepped, or (hand-written updates) they have gradients.
@@ -89,23 +89,33 @@ class CheckpointChecks(Check):
             if t.numel()
         }
         aliased = [s for s in stale if s[1].numel() and s[1].data_ptr() in live]
-        if not aliased:
-            return  # loaded into another model: it receives copies
-        name, _, updates, snapshot = aliased[0]
+        name, _, updates, snapshot = (aliased or stale)[0]
         model = type(module).__name__
         where = f" at {snapshot.location}" if snapshot.location else ""
-        message = (
-            f"load_state_dict() into {model} restores nothing: {len(aliased)} of "
-            f"{len(state_dict)} tensors it was given are {model}'s own parameters and buffers "
-            f"(state_dict() returns references, not copies), and training has changed them "
-            f"since that state dict was taken{where}. The weights it was meant to keep were "
-            f"overwritten step by step, so the model keeps its current weights."
-        )
+        if aliased:
+            message = (
+                f"load_state_dict() into {model} restores nothing: {len(aliased)} of "
+                f"{len(state_dict)} tensors it was given are {model}'s own parameters and "
+                f"buffers (state_dict() returns references, not copies), and training has "
+                f"changed them since that state dict was taken{where}. The weights it was "
+                f"meant to keep were overwritten step by step, so the model keeps its current "
+                f"weights."
+            )
+        else:
+            source = snapshot.module()
+            owner = type(source).__name__ if source is not None else "the trained model"
+            message = (
+                f"load_state_dict() into {model} loads {len(stale)} of {len(state_dict)} "
+                f"tensors from a state dict taken{where} that still holds {owner}'s live "
+                f"parameters and buffers (state_dict() returns references, not copies), and "
+                f"training has changed them since: {model} receives {owner}'s current "
+                f"weights, not the ones that state dict was meant to keep."
+            )
         self.emit(
             "state-dict-alias",
             message=message,
             fix=_FIX,
-            evidence=_evidence(aliased, name, updates, snapshot),
+            evidence=_evidence(aliased or stale, name, updates, snapshot),
             subject=module,
         )
 
