@@ -33,6 +33,13 @@ _EXPECT = re.compile(r"#\s*expect:\s*([a-z-]+)\s*$")
 # Cases the engine still gets wrong in a family that is being reworked; each reason says what
 # happens and why. strict=True: once fixed, the case must be taken off this list.
 XFAIL: dict[str, str] = {
+    "grad_accumulation_zeroes_one_submodule.py": (
+        "one optimizer over encoder and decoder, but only encoder.zero_grad() is called: the "
+        "decoder's gradients pile up step after step and nothing is reported, because the "
+        "gradients family judges an optimizer by one sentinel parameter (the first with a "
+        "gradient, here in the encoder, which is cleared); a sentinel per module (or a check "
+        "of every parameter's gradient identity at the first few steps) would see it"
+    ),
     "full_batch_step_decay.py": (
         "full-batch training makes one optimizer step per epoch, so a StepLR stepped once per "
         "epoch is stepped once per optimizer step; the schedulers family judges per-batch "
