@@ -8,12 +8,13 @@ is reported it is checked on every call, so that the count is exact. An input th
 straight out of a sigmoid is probabilities too, whatever its values.
 
 A loss written by hand, ``((pred - y) ** 2).mean()``, calls no loss function: it is read
-from the autograd graph at ``backward()`` instead, sampled per call site the same way. The
-walk goes down from the loss through reductions and elementwise arithmetic (a few nodes, no
-tensor read) to a difference between a tensor that requires grad (the prediction) and one
-that does not (the target); when that difference has shape (N, N) although the prediction
-is (N, 1) or (N,), the two broadcast. Differences of two predictions (pairwise ranking,
-contrastive distances) are never judged.
+from the autograd graph at ``backward()`` instead, on the first calls and then on one call in
+``_SAMPLE_EVERY`` (on every call once one is reported, so that the count is exact). The walk
+goes down from the loss through reductions and elementwise arithmetic (a few nodes, no tensor
+read) to a difference between a tensor that requires grad (the prediction) and one that does
+not (the target); when that difference has shape (N, N) although the prediction is (N, 1) or
+(N,), the two broadcast. Differences of two predictions (pairwise ranking, contrastive
+distances) are never judged.
 """
 
 from __future__ import annotations
@@ -122,11 +123,16 @@ class LossChecks(Check):
         super().__init__(watch)
         self._calls: dict[Any, int] = {}
         self._flagged: set[Any] = set()
+        self._backwards = 0
+        self._hand_written = False  # a hand-written loss was reported: check every backward()
 
     def on_backward(self, tensors: Any) -> None:
+        self._backwards += 1
+        calls = self._backwards
+        if calls > _FIRST_CALLS and calls % _SAMPLE_EVERY and not self._hand_written:
+            return
         for loss in tensors:
-            scalar = isinstance(loss, torch.Tensor) and loss.numel() == 1
-            if scalar and loss.grad_fn is not None and self._sampled(("backward", _call_site())):
+            if isinstance(loss, torch.Tensor) and loss.grad_fn is not None and loss.numel() == 1:
                 self._check_hand_written(loss)
 
     def _sampled(self, site: Any) -> bool:
@@ -277,7 +283,7 @@ class LossChecks(Check):
         n = result[0]
         target: tuple[int, ...] = (n,) if prediction == (n, 1) else (n, 1)
         location = user_location(skip=3)
-        self._flagged.add(("backward", _call_site()))
+        self._hand_written = True
         message = (
             f"The loss passed to backward() is computed by hand from a difference between a "
             f"prediction of shape {_shape(prediction)} and a target that does not require grad, "
