@@ -905,3 +905,31 @@ def test_a_training_step_on_a_detached_loss_is_not_mistaken_for_an_evaluation():
             loss.backward()
             optimizer.step()
     assert not report.codes() & MODE_CODES, report.findings
+
+
+@pytest.mark.parametrize("model_kind", ["cnn", "plain"])
+def test_a_shape_check_forward_before_training_is_silent(model_kind):
+    torch.manual_seed(0)
+    model = SmallCNN() if model_kind == "cnn" else nn.Sequential(nn.Linear(1 * 6 * 6, 3))
+    data = (
+        image_batches() if model_kind == "cnn" else [(x.flatten(1), y) for x, y in image_batches()]
+    )
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    with diagnostics.watch() as report:
+        print(model(data[0][0][:2]).shape)  # the output's shape, checked once before training
+        for _ in range(2):
+            model.train()
+            train_epoch(model, optimizer, data)
+    assert not report.codes() & MODE_CODES, report.findings
+
+
+def test_the_same_evaluation_before_and_during_training_is_reported_from_the_first_epoch():
+    torch.manual_seed(0)
+    model, data = mlp(), batches()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    with diagnostics.watch() as report:
+        evaluate_without_eval(model, data)  # a baseline before training
+        for _ in range(2):
+            train_epoch(model, optimizer, data)
+            evaluate_without_eval(model, data)
+    assert only_finding(report, "train-mode-in-eval").count == 2 * len(data)

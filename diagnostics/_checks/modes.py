@@ -301,7 +301,8 @@ class ModeChecks(Check):
 
     def finish(self) -> None:
         for record in self._records:
-            self._verdict(record, None, final=True)
+            if not self._set_up_check(record):
+                self._verdict(record, None, final=True)
         self._records.clear()
         self._trained_in_eval.clear()
 
@@ -317,11 +318,19 @@ class ModeChecks(Check):
         for record in records:
             if record.bw >= done:
                 keep.append(record)
+            elif self._set_up_check(record):
+                continue
             elif record.eval or not record.used:  # a used training forward is fine
                 if ids is None and optimizer is not None:
                     ids = _param_ids(optimizer)
                 self._verdict(record, ids)
         self._records = keep
+
+    def _set_up_check(self, record: _Record) -> bool:
+        """A forward whose output no backward used, run before the first backward of a run
+        that then trains: a check of the model before training (its output's shape, a
+        baseline score), not the evaluation loop. Without training after it, it is judged."""
+        return record.bw == 0 and not record.used and self._backwards > 0
 
     def _verdict(self, record: _Record, ids: set[int] | None, *, final: bool = False) -> None:
         """Judge one forward once a backward (and maybe a step) has followed it."""
