@@ -111,6 +111,7 @@ def test_the_corpus_is_large_enough_and_covers_every_code() -> None:
     assert {expected_code(s) for s in FAULTY} == set(CATALOGUE)
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")  # e.g. torch's own about skipped AMP steps
 @pytest.mark.parametrize("script", cases(CORRECT))
 def test_a_correct_script_gets_no_finding_at_all(script: Path, capsys) -> None:
     report, crash = run_watched(script)
