@@ -30,8 +30,8 @@ CORRECT = sorted((CORPUS / "correct").glob("*.py"))
 FAULTY = sorted((CORPUS / "faulty").glob("*.py"))
 _EXPECT = re.compile(r"#\s*expect:\s*([a-z-]+)\s*$")
 
-# Cases the engine still gets wrong in a family that is being reworked; each reason says what
-# happens and why. strict=True: once fixed, the case must be taken off this list.
+# Cases the engine still gets wrong; each reason says what happens and why.
+# strict=True: once fixed, the case must be taken off this list.
 XFAIL: dict[str, str] = {
     "grad_accumulation_zeroes_one_submodule.py": (
         "one optimizer over encoder and decoder, but only encoder.zero_grad() is called: the "
@@ -39,13 +39,6 @@ XFAIL: dict[str, str] = {
         "gradients family judges an optimizer by one sentinel parameter (the first with a "
         "gradient, here in the encoder, which is cleared); a sentinel per module (or a check "
         "of every parameter's gradient identity at the first few steps) would see it"
-    ),
-    "full_batch_step_decay.py": (
-        "full-batch training makes one optimizer step per epoch, so a StepLR stepped once per "
-        "epoch is stepped once per optimizer step; the schedulers family judges per-batch "
-        "stepping from counts alone and reports scheduler-per-batch (10 halvings in 500 steps); "
-        "the rule that separates them: the training forward sees the same input tensor at "
-        "every step (there are no batches), so per step is per epoch"
     ),
     "no_grad_loss_rebuilt_from_items.py": (
         "the loss is torch.tensor(values, requires_grad=True).mean(): its graph ends at a tensor "

@@ -465,3 +465,18 @@ def test_scheduling_under_watch_ends_with_bit_identical_parameters():
     with diagnostics.watch():
         watched_state = run()
     assert all(torch.equal(plain[k], watched_state[k]) for k in plain)
+
+
+def test_a_step_decay_in_full_batch_training_stepped_once_per_epoch_is_silent():
+    torch.manual_seed(0)
+    data = fixtures.regression(n=64)
+    model = nn.Linear(8, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=10, gamma=0.5)
+    with diagnostics.watch() as report:
+        for _ in range(120):  # one epoch is one step: the whole data set is the batch
+            optimizer.zero_grad()
+            F.mse_loss(model(data.x_train), data.y_train).backward()
+            optimizer.step()
+            scheduler.step()
+    assert "scheduler-per-batch" not in report.codes(), report.findings

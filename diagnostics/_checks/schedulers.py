@@ -27,7 +27,10 @@ never have that shape. With n the steps a scheduler took, the horizon is outrun 
     PolynomialLR                total_iters <= n/2 (at its final value for half the run)
 
 The parts of a SequentialLR or ChainedScheduler are judged each on its own steps. Training
-with one batch per epoch looks the same as per-batch stepping and is judged the same way.
+with one batch per epoch (full-batch training) steps the optimizer once per epoch, so stepping
+the scheduler with it is correct: when the losses of nearly every optimizer step saw the very
+same target tensor (the whole data set, not a batch), nothing is reported. That costs a few
+weak-reference comparisons per loss call.
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ from ._base import Check
 _SERIES_CAP = 256  # learning rates kept per scheduler (evenly thinned beyond that)
 _COLLAPSE = 1e-3  # a learning rate below this fraction of its start has collapsed
 _RESTARTS = 20  # warm restarts within one run that betray a per-batch T_0
+_FULL_BATCH = 0.9  # share of the optimizer steps whose loss saw one and the same target tensor
+_TARGETS_KEPT = 4  # target tensors followed at once (training and validation sets, ...)
 
 BEFORE_OPTIMIZER = (
     "{sched}.step() ran before {optimizer}.step() had run even once{how}. The scheduler must "
@@ -164,6 +169,29 @@ class SchedulerChecks(Check):
         self._backwards = 0
         self._pending: list[_Scheduler] = []
         self._serials = itertools.count(1)
+        self._targets: list[list[Any]] = []  # [weakref to a loss target, times seen]
+
+    def on_loss(self, name: str, input: Any, target: Any, kwargs: dict) -> None:
+        if not isinstance(target, torch.Tensor):
+            return
+        targets = self._targets
+        for entry in targets:
+            if entry[0]() is target:
+                entry[1] += 1
+                return
+        entry = [weakref.ref(target), 1]
+        if len(targets) < _TARGETS_KEPT:
+            targets.append(entry)
+            return
+        # Replace a target that is gone, else the least seen: batches come and go.
+        slot = next((i for i, e in enumerate(targets) if e[0]() is None), None)
+        if slot is None:
+            slot = min(range(len(targets)), key=lambda i: targets[i][1])
+        targets[slot] = entry
+
+    def _full_batch(self, steps: int) -> bool:
+        """Did nearly every optimizer step compute its loss against the same target tensor?"""
+        return any(count >= _FULL_BATCH * steps for _, count in self._targets)
 
     # -- events -------------------------------------------------------------------------------
     def on_backward(self, tensors: Any) -> None:
@@ -257,6 +285,8 @@ class SchedulerChecks(Check):
             return  # stepped less often than the optimizer: per epoch (or per few batches)
         if rec.epochs and rec.epochs[0] - rec.first_epoch < 0.5 * rec.calls:
             return  # step(epoch) with the user's own epoch values (e.g. fractional epochs)
+        if self._full_batch(opt_steps):
+            return  # one batch per epoch: the optimizer itself steps once per epoch
         problem = None
         for (kind, params), n in zip(rec.spec, rec.epochs[1:] or rec.epochs[:1], strict=False):
             problem = _horizon_problem(kind, params, max(n, 0), rec)
