@@ -933,3 +933,16 @@ def test_the_same_evaluation_before_and_during_training_is_reported_from_the_fir
             train_epoch(model, optimizer, data)
             evaluate_without_eval(model, data)
     assert only_finding(report, "train-mode-in-eval").count == 2 * len(data)
+
+
+def test_after_many_training_steps_a_plain_evaluation_with_gradients_is_still_counted_exactly():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    data = batches(n=4)
+    with diagnostics.watch() as report:
+        for _ in range(40):  # 160 training forwards: the training call site is learned
+            train_epoch(model, optimizer, data)
+        validate_with_graph_in_training_mode(model, data)
+    finding = only_finding(report, "eval-without-no-grad")
+    assert finding.count == len(data)

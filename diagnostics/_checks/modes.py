@@ -74,6 +74,8 @@ _CONSEQUENCE_BN = (
     "BatchNorm normalizes with each batch's own statistics and overwrites its running "
     "statistics with the evaluation data"
 )
+_TRAINING_SITE = 3  # forwards in a row used by a backward that make a call site a training one
+_SAMPLE = 64  # then one plain forward in this many is still followed there
 _MAX_RECORDS = 512  # forwards awaiting judgement; more means no step ever comes: drop the oldest
 
 _HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the diagnostics package
@@ -155,6 +157,8 @@ class ModeChecks(Check):
         self._backwards = 0
         self._rnn_dropout: dict[int, tuple[weakref.ref, bool]] = {}
         self._reported: dict[Any, tuple[Location | None, dict[str, str], str]] = {}
+        self._site_used: dict[Site, int] = {}  # call site -> forwards in a row a backward used
+        self._skipped = 0
 
     # -- module hooks: O(1) per call --------------------------------------------------------
     def on_module_forward_pre(self, module: nn.Module, args: Any) -> None:
@@ -255,6 +259,8 @@ class ModeChecks(Check):
         frames = _user_frames(2, 3 if not grad or eval else 1)
         if not frames or not _is_direct_call(frames[0]):
             return  # called by a third-party library, not by the user's code
+        if plain and self._training_site(frames[0]):
+            return
         record = _Record(root, frames, self._backwards, self._layers, eval=eval, grad=grad)
         for node in nodes:
             node.register_prehook(record.mark_used)
@@ -262,6 +268,18 @@ class ModeChecks(Check):
         records.append(record)
         if len(records) > _MAX_RECORDS:
             del records[: len(records) - _MAX_RECORDS]
+
+    def _training_site(self, site: Site) -> bool:
+        """Skip most forwards of a plain model at a call site known to train.
+
+        A plain model's forward is followed only to catch an evaluation that builds a graph;
+        once a call site's forwards have reached a backward several times in a row, it is a
+        training step: only one forward in _SAMPLE is followed there from then on.
+        """
+        if self._site_used.get(site, 0) < _TRAINING_SITE:
+            return False
+        self._skipped += 1
+        return self._skipped % _SAMPLE != 0
 
     def _has_rnn_dropout(self, root: nn.Module) -> bool:
         """Does ``root`` hold an nn.RNN/LSTM/GRU with dropout between layers (no F.dropout)?"""
@@ -321,9 +339,13 @@ class ModeChecks(Check):
             elif self._set_up_check(record):
                 continue
             elif record.eval or not record.used:  # a used training forward is fine
+                self._site_used[record.frames[0]] = 0
                 if ids is None and optimizer is not None:
                     ids = _param_ids(optimizer)
                 self._verdict(record, ids)
+            else:
+                site = record.frames[0]
+                self._site_used[site] = self._site_used.get(site, 0) + 1
         self._records = keep
 
     def _set_up_check(self, record: _Record) -> bool:
