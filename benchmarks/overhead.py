@@ -24,8 +24,9 @@ import diagnostics
 
 def mlp_step() -> Callable[[], None]:
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(32, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(),
-                          nn.Linear(64, 1))
+    model = nn.Sequential(
+        nn.Linear(32, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 1)
+    )
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     x, y = torch.randn(32, 32), torch.randn(32, 1)
 
@@ -77,8 +78,10 @@ def measure(name: str, step: Callable[[], None], steps: int, repeats: int) -> fl
         plain.append(_block(step, steps, watched=False))
         watched.append(_block(step, steps, watched=True))
     p, w = statistics.median(plain), statistics.median(watched)
-    print(f"{name:<10} plain {p * 1e3:9.3f} ms/step   watched {w * 1e3:9.3f} ms/step   "
-          f"ratio {w / p:.3f}x")
+    print(
+        f"{name:<10} plain {p * 1e3:9.3f} ms/step   watched {w * 1e3:9.3f} ms/step   "
+        f"ratio {w / p:.3f}x"
+    )
     return w / p
 
 
