@@ -87,7 +87,8 @@ class Progress:
             raise
 
     def _entry(self, kata_id: str) -> dict[str, Any]:
-        return self.katas.setdefault(kata_id, {"status": "failing", "hints_used": 0})
+        # No status until the kata runs: asking for a hint first is not trying it.
+        return self.katas.setdefault(kata_id, {"hints_used": 0})
 
 
 def load(root: Path | str, *, repair: bool = True, warn: bool = True) -> Progress:

@@ -108,3 +108,12 @@ def test_reading_without_repair_leaves_a_corrupt_file_alone(tmp_path):
     assert progress.problem is not None
     assert path.read_text() == "{not json"
     assert not path.with_name("progress.json.corrupt").exists()
+
+
+def test_a_hint_asked_before_any_run_leaves_the_kata_not_tried(tmp_path):
+    progress = kata.load_progress(tmp_path)
+    progress.use_hint("day11/01_x")
+    progress.save()
+    again = kata.load_progress(tmp_path)
+    assert again.status("day11/01_x") is None
+    assert again.hints_used("day11/01_x") == 1
