@@ -120,7 +120,7 @@ def _parse(data: Any) -> dict[str, dict[str, Any]]:
     for kata_id, entry in katas.items():
         if not isinstance(entry, dict):
             raise ValueError(f"the entry of {kata_id!r} is not an object")
-        if entry.get("status") not in STATUSES:
+        if "status" in entry and entry["status"] not in STATUSES:  # no status: not run yet
             raise ValueError(f"{kata_id!r} has status {entry.get('status')!r}")
         hints = entry.get("hints_used", 0)
         if type(hints) is not int or not 0 <= hints <= HINT_COUNT:
