@@ -33,13 +33,6 @@ _EXPECT = re.compile(r"#\s*expect:\s*([a-z-]+)\s*$")
 # Cases the engine still gets wrong; each reason says what happens and why.
 # strict=True: once fixed, the case must be taken off this list.
 XFAIL: dict[str, str] = {
-    "grad_accumulation_zeroes_one_submodule.py": (
-        "one optimizer over encoder and decoder, but only encoder.zero_grad() is called: the "
-        "decoder's gradients pile up step after step and nothing is reported, because the "
-        "gradients family judges an optimizer by one sentinel parameter (the first with a "
-        "gradient, here in the encoder, which is cleared); a sentinel per module (or a check "
-        "of every parameter's gradient identity at the first few steps) would see it"
-    ),
     "no_grad_loss_rebuilt_from_items.py": (
         "the loss is torch.tensor(values, requires_grad=True).mean(): its graph ends at a tensor "
         "made from .item() values and never reaches the model, which is no-grad-training; the "

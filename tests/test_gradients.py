@@ -989,3 +989,34 @@ def test_a_generator_of_losses_given_to_autograd_backward_still_trains():
         losses = (model(x).pow(2).mean() for _ in range(2))
         torch.autograd.backward(losses)
     assert model.weight.grad is not None and bool(model.weight.grad.any())
+
+
+def test_clearing_only_one_submodule_of_an_optimizer_is_reported_at_the_step():
+    torch.manual_seed(0)
+    encoder = nn.Sequential(nn.Linear(8, 4), nn.ReLU())
+    decoder = nn.Linear(4, 1)
+    optimizer = torch.optim.SGD([*encoder.parameters(), *decoder.parameters()], lr=0.01)
+    with diagnostics.watch() as report:
+        for x, y in regression_loader():
+            encoder.zero_grad()  # the decoder's gradients are never cleared
+            F.mse_loss(decoder(encoder(x)), y).backward()
+            optimizer.step()  # partly-stale-step
+    finding = single(report, "grad-accumulation")
+    assert_points_at(finding, "partly-stale-step")
+    assert "2 of 4 tensors" in dict(finding.evidence)["parameters concerned"]
+
+
+@pytest.mark.parametrize("micro_batches", [1, 3])
+def test_clearing_every_submodule_by_hand_is_silent(micro_batches):
+    torch.manual_seed(0)
+    encoder = nn.Sequential(nn.Linear(8, 4), nn.ReLU())
+    decoder = nn.Linear(4, 1)
+    optimizer = torch.optim.SGD([*encoder.parameters(), *decoder.parameters()], lr=0.01)
+    with diagnostics.watch() as report:
+        for i, (x, y) in enumerate(regression_loader(batch_size=16)):
+            F.mse_loss(decoder(encoder(x)), y).backward()
+            if (i + 1) % micro_batches == 0:
+                optimizer.step()
+                encoder.zero_grad()
+                decoder.zero_grad()
+    assert not report.codes() & CODES, report.findings

@@ -36,6 +36,7 @@ import torch
 
 _SERIALS = itertools.count(1)
 _PROBES = 8  # value reads allowed per optimizer to tell clipping from clearing
+_SNAPSHOT_STEPS = 3  # first steps after which every gradient's identity is noted
 
 
 class Sentinel:
@@ -97,6 +98,7 @@ class OptimizerState:
 
     __slots__ = (
         "__weakref__",
+        "backwards_at_step",
         "got_grad",
         "groups",
         "probes_left",
@@ -104,7 +106,9 @@ class OptimizerState:
         "reported",
         "sentinel",
         "serial",
+        "snapshot",
         "steps",
+        "unversioned",
     )
 
     def __init__(self, optimizer: torch.optim.Optimizer) -> None:
@@ -116,6 +120,10 @@ class OptimizerState:
         self.got_grad = False  # any of its parameters ever had a gradient
         self.probes_left = _PROBES
         self.reported: set[str] = set()
+        # Every gradient as a step left it (first steps only): (param, grad, version).
+        self.snapshot: list[tuple[weakref.ref, weakref.ref, int]] = []
+        self.backwards_at_step = 0
+        self.unversioned = False  # gradients cleared through .data: versions tell nothing
 
     @property
     def optimizer(self) -> torch.optim.Optimizer | None:
@@ -134,6 +142,7 @@ class ParamTracker:
     def __init__(self) -> None:
         self._optimizers: dict[int, OptimizerState] = {}
         self._last: OptimizerState | None = None
+        self.backwards = 0  # backward() calls seen (kept by the gradients check)
 
     # -- lookup -----------------------------------------------------------------------------
     def optimizer(self, optimizer: torch.optim.Optimizer) -> OptimizerState:
@@ -161,6 +170,14 @@ class ParamTracker:
     def after_step(self, state: OptimizerState) -> None:
         """The optimizer stepped: its current gradients are now 'used'."""
         state.steps += 1
+        state.snapshot = []
+        if state.steps <= _SNAPSHOT_STEPS:
+            state.backwards_at_step = self.backwards
+            state.snapshot = [
+                (weakref.ref(p), weakref.ref(p.grad), p.grad._version)
+                for p in state.params()
+                if p.grad is not None
+            ]
         sentinel = state.sentinel
         param = sentinel.ref() if sentinel is not None else None
         if param is None or param.grad is None:
@@ -191,6 +208,28 @@ class ParamTracker:
         param = sentinel.ref()
         grad = None if param is None else param.grad
         return grad is not None and sentinel.grad_ref is not None and sentinel.grad_ref() is grad
+
+    def partly_stale(self, state: OptimizerState) -> list[torch.Tensor]:
+        """Parameters whose gradients were not cleared although others were (first steps only).
+
+        One optimizer over an encoder and a decoder of which only ``encoder.zero_grad()`` is
+        called: the sentinel is cleared, the decoder's gradients pile up. A gradient that is the
+        tensor the last step used, moved on by exactly one version per backward() since, was
+        only added to; any other count (a zero_() between, a backward() that did not reach it)
+        is not judged.
+        """
+        snapshot, state.snapshot = state.snapshot, []
+        done = self.backwards - state.backwards_at_step
+        if not snapshot or done < 1 or state.unversioned:
+            return []
+        stale = []
+        for param_ref, grad_ref, version in snapshot:
+            param, grad = param_ref(), grad_ref()
+            if param is None or grad is None or param.grad is not grad:
+                continue
+            if grad._version == version + done:
+                stale.append(param)
+        return stale
 
     def touched(self, state: OptimizerState) -> bool:
         """Did backward() reach the optimizer's gradients since its last step?"""
@@ -284,3 +323,5 @@ def _incoming(sentinel: Sentinel, grad_in: torch.Tensor) -> None:
     if current is not None and sentinel.unchanged(current):
         with torch.no_grad():
             sentinel.zeroed = not bool(current.any())
+        if sentinel.zeroed:
+            sentinel.owner.unversioned = True

@@ -240,6 +240,7 @@ class GradientChecks(Check):
 
     def on_backward(self, tensors: Any) -> None:
         self._backwards += 1
+        self._tracker.backwards += 1
         n = self._backwards
         walk = n <= _WALK_FIRST or not n & (n - 1)
         graphs = []
@@ -266,6 +267,10 @@ class GradientChecks(Check):
             self._first_norm[state.serial] = _grad_norm(state.params())
         if self._tracker.take_stale(state):
             self._report_accumulation(state)
+        else:
+            partly = self._tracker.partly_stale(state)
+            if partly:
+                self._report_accumulation(state, partly)
         self._touched_before_step = self._tracker.touched(state)
         cleared = self._tracker.cleared_since_backward(state)
         if cleared:
@@ -435,10 +440,13 @@ class GradientChecks(Check):
         return "", {}
 
     # -- grad-accumulation / grads-cleared-before-step ----------------------------------------
-    def _report_accumulation(self, state: OptimizerState) -> None:
+    def _report_accumulation(
+        self, state: OptimizerState, stale: list[torch.Tensor] | None = None
+    ) -> None:
         step = state.steps + 1
         params = state.params()
-        stale = [p for p in params if p.grad is not None]
+        if stale is None:
+            stale = [p for p in params if p.grad is not None]
         first_stale, norms, name = self._stale_steps.setdefault(
             state.serial, (step, [], _describe(state))
         )
