@@ -12,23 +12,15 @@ import copy
 import gc
 import io
 import weakref
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 import diagnostics
+from tests._markers import line_of
 
 CODE = "state-dict-alias"
-
-
-def line_of(marker: str) -> int:
-    """The line of this file that ends with the comment ``# <marker>``."""
-    lines = Path(__file__).read_text().splitlines()
-    hits = [n for n, text in enumerate(lines, 1) if text.rstrip().endswith(f"# {marker}")]
-    assert len(hits) == 1, marker
-    return hits[0]
 
 
 def only_finding(report: diagnostics.Report) -> diagnostics.Finding:

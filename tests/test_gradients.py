@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 import diagnostics
 import fixtures
+from tests._markers import line_of
 
 CODES = {
     "grad-accumulation",
@@ -24,15 +25,9 @@ CODES = {
     "no-grad-training",
     "non-finite-loss",
 }
-_SOURCE = Path(__file__).read_text().splitlines()
 
 
 # -- helpers ------------------------------------------------------------------------------------
-def line_of(marker: str) -> int:
-    """The line of this file that ends with the comment '# <marker>'."""
-    hits = [i for i, text in enumerate(_SOURCE, 1) if text.rstrip().endswith(f"# {marker}")]
-    assert len(hits) == 1, f"marker {marker!r} must end exactly one line"
-    return hits[0]
 
 
 def single(report: diagnostics.Report, code: str) -> diagnostics.Finding:

@@ -9,7 +9,6 @@ log-probabilities for NLLLoss) must stay silent.
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import pytest
 import torch
@@ -17,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import diagnostics
+from tests._markers import line_of
 
 LOSS_CODES = {"loss-broadcast", "softmax-before-cross-entropy"}
 
@@ -27,14 +27,6 @@ def _quiet_broadcast_warnings():
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Using a target size", category=UserWarning)
         yield
-
-
-def line_of(marker: str) -> int:
-    """The line of this file that ends with the comment ``# <marker>``."""
-    lines = Path(__file__).read_text().splitlines()
-    hits = [n for n, text in enumerate(lines, 1) if text.rstrip().endswith(f"# {marker}")]
-    assert len(hits) == 1, marker
-    return hits[0]
 
 
 def only_finding(report: diagnostics.Report, code: str) -> diagnostics.Finding:

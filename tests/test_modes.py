@@ -9,7 +9,6 @@ adversarial inputs, BatchNorm recalibration, ...) must stay silent.
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
 import pytest
 import torch
@@ -18,16 +17,9 @@ import torch.utils.checkpoint
 from torch import nn
 
 import diagnostics
+from tests._markers import line_of
 
 MODE_CODES = {"train-mode-in-eval", "eval-mode-in-training", "eval-without-no-grad"}
-
-
-def line_of(marker: str) -> int:
-    """The line of this file that ends with the comment ``# <marker>``."""
-    lines = Path(__file__).read_text().splitlines()
-    hits = [n for n, text in enumerate(lines, 1) if text.rstrip().endswith(f"# {marker}")]
-    assert len(hits) == 1, marker
-    return hits[0]
 
 
 def only_finding(report: diagnostics.Report, code: str) -> diagnostics.Finding:

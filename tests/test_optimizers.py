@@ -12,15 +12,7 @@ from torch import nn
 
 import diagnostics
 import fixtures
-
-_SOURCE = Path(__file__).read_text().splitlines()
-
-
-def line_of(marker: str) -> int:
-    """The line of this file that ends with the comment '# <marker>'."""
-    hits = [i for i, text in enumerate(_SOURCE, 1) if text.rstrip().endswith(f"# {marker}")]
-    assert len(hits) == 1, f"marker {marker!r} must end exactly one line"
-    return hits[0]
+from tests._markers import line_of
 
 
 def single(report: diagnostics.Report) -> diagnostics.Finding:

@@ -17,10 +17,10 @@ from torch.utils.data import DataLoader
 
 import diagnostics
 import fixtures
+from tests._markers import line_of
 
 CODES = {"scheduler-before-optimizer", "scheduler-per-batch"}
 EPOCHS = 5
-_SOURCE = Path(__file__).read_text().splitlines()
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:Detected call of `lr_scheduler.step\\(\\)` before:UserWarning"
@@ -28,11 +28,6 @@ pytestmark = pytest.mark.filterwarnings(
 
 
 # -- helpers ------------------------------------------------------------------------------------
-def line_of(marker: str) -> int:
-    """The line of this file that ends with the comment '# <marker>'."""
-    hits = [i for i, text in enumerate(_SOURCE, 1) if text.rstrip().endswith(f"# {marker}")]
-    assert len(hits) == 1, f"marker {marker!r} must end exactly one line"
-    return hits[0]
 
 
 def single(report: diagnostics.Report, code: str) -> diagnostics.Finding:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 import torch
@@ -12,16 +11,9 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import diagnostics
+from tests._markers import line_of
 
 CODES = {"device-mismatch", "shape-mismatch"}
-
-
-def line_of(marker: str) -> int:
-    """The line of this file that ends with the comment ``# <marker>``."""
-    lines = Path(__file__).read_text().splitlines()
-    hits = [n for n, text in enumerate(lines, 1) if text.rstrip().endswith(f"# {marker}")]
-    assert len(hits) == 1, marker
-    return hits[0]
 
 
 def crash_report(fn: Callable[[], object], error: type[BaseException] = RuntimeError):
