@@ -1,4 +1,9 @@
-"""Rendering of a report with rich: one panel per finding. Data lives in _findings."""
+"""Rendering of a report with rich: one panel per finding. Data lives in _findings.
+
+Every string of a finding comes from the user's program (class names, ``ModuleDict`` keys,
+paths, values): it is rendered as a ``Text``, never parsed as rich markup or emoji codes, so
+``head[cls]`` or ``[/]`` shows as written.
+"""
 
 from __future__ import annotations
 
@@ -56,14 +61,14 @@ def finding_panel(finding: Finding) -> Panel:
         grid.add_column(style="dim", no_wrap=True)
         grid.add_column()
         for label, value in finding.evidence:
-            grid.add_row(label, value)
+            grid.add_row(Text(label), Text(value))
         for name, values in finding.series:
             if values:
                 line = Text(sparkline(values), style="cyan")
                 line.append(
                     f"  {_fmt(values[0])} → {_fmt(values[-1])} ({len(values)} values)", style="dim"
                 )
-                grid.add_row(name, line)
+                grid.add_row(Text(name), line)
         body += [Text(""), grid]
     body += [Text(""), Text.assemble(("Fix: ", "bold green"), finding.fix)]
     where = str(finding.location) if finding.location else "location unknown"

@@ -84,3 +84,27 @@ def test_colour_is_off_when_no_color_is_set(monkeypatch):
     buffer = io.StringIO()
     render_report(_report(), console=Console(file=buffer, force_terminal=True, width=88))
     assert "\x1b[31m" not in buffer.getvalue()  # no red, only styles such as bold remain
+
+
+MARKUP = ["[/]", "head[cls]", "[bold]x[/bold]", ":smile:", "[link=http://x]y[/link]"]
+
+
+@pytest.mark.parametrize("name", MARKUP)
+def test_user_provided_names_are_shown_literally_never_as_markup(name):
+    report = Report()
+    report._add(
+        Finding(
+            code="grad-accumulation",
+            message=f"message {name}",
+            fix=f"fix {name}",
+            location=Location(f"{name}.py", 7),
+            evidence=((f"label {name}", f"value {name}"),),
+            series=((f"series {name}", (1.0, 2.0)),),
+        ),
+        key="a",
+    )
+    report.internal_warnings.append(f"check {name} failed")
+    text = _text(report)
+    for part in ("message", "fix", "label", "value", "series", "check"):
+        assert f"{part} {name}" in text
+    assert f"{name}.py:7" in text
