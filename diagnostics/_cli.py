@@ -3,32 +3,42 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import runpy
 import sys
+import tempfile
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ._catalogue import CATALOGUE, UnknownCodeError, check_codes
-from ._engine import watch
 from ._findings import Report
 from ._render import render_report
 
 USAGE_ERROR = 2
+EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
+_C_LONG = 2**63  # Python's exit() takes a C long; a bigger code exits as -1 would
 
 _DESCRIPTION = """\
 Run SCRIPT (as `python SCRIPT ARGS...` would, as __main__) while watching its training loop
 with PyTorch hooks, then report every fault found: what is wrong, where, the evidence and the fix.
-Exit status: 0 when nothing is wrong, 1 when an error or warning was found or the script crashed,
-2 on a usage error."""
+
+Exit status: 2 on a usage error (nothing is run); 1 when an error was found (with --strict, a
+warning too) or the script crashed; 130 when interrupted; otherwise the script's own status, as
+Python itself would exit with it. Warnings are advice: shown, but the status is the script's."""
+
+_WARNINGS_ARE_ADVICE = (
+    "diagnostics: warnings are advice and leave the exit status as it is "
+    "(--strict makes them fail the run)."
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,6 +49,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--json", metavar="PATH", help="also write the findings as JSON to PATH ('-': stdout)"
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="warnings fail the run too (exit status 1), not only errors",
     )
     p.add_argument(
         "--allow",
@@ -91,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _list_codes(Console())
     if not ns.script:
         return _usage_error(
-            "no script given. Usage: python -m diagnostics [--json PATH] "
+            "no script given. Usage: python -m diagnostics [--json PATH] [--strict] "
             "[--allow CODE]... SCRIPT [ARGS...]"
         )
     script = Path(ns.script)
@@ -102,29 +117,113 @@ def main(argv: Sequence[str] | None = None) -> int:
         allow = check_codes(ns.allow)
     except UnknownCodeError as exc:
         return _usage_error(str(exc))
+    json_dest: Path | None = None
+    if ns.json is not None and ns.json != "-":
+        json_dest, problem = _json_destination(ns.json)
+        if problem:
+            return _usage_error(problem)
 
-    status, crash, report = _run(script, ns.args, allow)
+    starter = os.getpid()
+    with _stdout_to_stderr() if ns.json == "-" else contextlib.nullcontext():
+        script_status, crash, interrupted, report = _run(script, ns.args, allow)
+    if os.getpid() != starter:
+        # A child the script forked (os.fork) came back here instead of ending with os._exit():
+        # it ends as it would without us, and the report is its parent's alone to print.
+        if crash is not None:
+            print("".join(traceback.format_exception(crash)), file=sys.stderr, end="")
+        return script_status
+
     if crash is not None:
         err.print("[bold]The script crashed:[/bold]", highlight=False)
         print("".join(traceback.format_exception(crash)), file=sys.stderr, end="")
-    if status == EXIT_INTERRUPTED:
+    if interrupted:
         err.print("[bold]Interrupted.[/bold] What was found so far:")
     render_report(report, console=err)
-    if report.failed and status == 0:
-        status = 1
-    if ns.json:
-        _write_json(ns.json, report, script, status, crash)
+    status = exit_status(
+        script_status,
+        crashed=crash is not None,
+        interrupted=interrupted,
+        report=report,
+        strict=ns.strict,
+    )
+    if not ns.strict and not report.fails() and report.failed:
+        err.print(Text(_WARNINGS_ARE_ADVICE, style="dim"), soft_wrap=True)
+    if ns.json is not None:
+        data = _json_data(report, script, status, script_status, crash, strict=ns.strict)
+        problem = _write_json(json_dest, data)
+        if problem:
+            print(f"python -m diagnostics: error: {problem}", file=sys.stderr)
+            return status or USAGE_ERROR
     return status
+
+
+def exit_status(
+    script_status: int, *, crashed: bool, interrupted: bool, report: Report, strict: bool
+) -> int:
+    """The command's status: 1 on a crash or a failing finding, else the script's own.
+
+    An interrupted run (Ctrl-C) keeps 130, as Python itself exits on KeyboardInterrupt.
+    """
+    if crashed:
+        return EXIT_FAILED
+    if interrupted:
+        return EXIT_INTERRUPTED
+    if report.fails(strict=strict):
+        return EXIT_FAILED
+    return script_status
+
+
+def _json_destination(dest: str) -> tuple[Path, str]:
+    """Where --json writes, resolved now (the script may chdir), and why it cannot, if so."""
+    path = Path(os.path.abspath(Path(dest).expanduser()))
+    parent = path.parent
+    where = f"--json {dest!r}"
+    if path.is_dir():
+        return path, f"{where} is a folder; give a file in it, e.g. {path / 'findings.json'}."
+    if not parent.exists():
+        return path, f"{where}: the folder {parent} does not exist; create it first."
+    if not parent.is_dir():
+        return path, f"{where}: {parent} is a file, not a folder."
+    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        return path, f"{where}: {path} cannot be written here (permission denied)."
+    return path, ""
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """For ``--json -``: while the script runs, what it prints (and what its subprocesses and C
+    code write to file descriptor 1) goes to stderr, so that stdout carries the JSON alone."""
+    saved = sys.stdout
+    with contextlib.suppress(AttributeError, ValueError, OSError):
+        saved.flush()
+    try:
+        saved_fd = os.dup(1)
+        os.dup2(2, 1)
+    except OSError:  # no file descriptor 1 (a closed stdout): Python's own stream suffices
+        saved_fd = None
+    sys.stdout = sys.stderr
+    try:
+        yield
+    finally:
+        with contextlib.suppress(AttributeError, ValueError, OSError):
+            sys.stdout.flush()
+        sys.stdout = saved
+        if saved_fd is not None:
+            os.dup2(saved_fd, 1)
+            os.close(saved_fd)
 
 
 def _run(
     script: Path, args: Sequence[str], allow: Sequence[str]
-) -> tuple[int, BaseException | None, Report]:
-    """Run the script as __main__; return its exit status, its crash if any, and the report."""
+) -> tuple[int, BaseException | None, bool, Report]:
+    """Run the script as __main__: its exit status, its crash if any, whether it was
+    interrupted (Ctrl-C), and the report."""
     saved_argv, saved_path0 = sys.argv[:], sys.path[0] if sys.path else None
     sys.argv = [str(script), *args]
     sys.path.insert(0, str(script.resolve().parent))
-    status, crash = 0, None
+    from ._engine import watch  # torch is imported only when a script is run
+
+    status, crash, interrupted = 0, None, False
     w = watch(allow=allow)
     report = w.report
     try:
@@ -133,23 +232,27 @@ def _run(
     except SystemExit as exc:
         status = _exit_code(exc.code)
     except KeyboardInterrupt:
-        status = EXIT_INTERRUPTED
-    except Exception as exc:
-        status, crash = 1, _without_our_frames(exc)
+        status, interrupted = EXIT_INTERRUPTED, True
+    except BaseException as exc:  # any other BaseException ends a script as a crash does
+        status, crash = EXIT_FAILED, _without_our_frames(exc)
     finally:
         sys.argv = saved_argv
         if sys.path and saved_path0 is not None and sys.path[0] != saved_path0:
             sys.path.pop(0)
-    return status, crash, report
+    return status, crash, interrupted, report
 
 
 def _exit_code(code: Any) -> int:
+    """The status Python itself would exit with for ``sys.exit(code)``."""
     if code is None:
         return 0
     if isinstance(code, int):
-        return code
+        if not -_C_LONG <= code < _C_LONG:
+            code = -1
+        # the operating system keeps the low byte (POSIX) or the low 32 bits (Windows)
+        return code & (0xFF if os.name == "posix" else 0xFFFFFFFF)
     print(code, file=sys.stderr)
-    return 1
+    return EXIT_FAILED
 
 
 def _without_our_frames(exc: BaseException) -> BaseException:
@@ -165,18 +268,46 @@ def _without_our_frames(exc: BaseException) -> BaseException:
     return exc.with_traceback(script_frames_start)
 
 
-def _write_json(
-    dest: str, report: Report, script: Path, status: int, crash: BaseException | None
-) -> None:
+def _json_data(
+    report: Report,
+    script: Path,
+    status: int,
+    script_status: int,
+    crash: BaseException | None,
+    *,
+    strict: bool,
+) -> dict[str, Any]:
+    import torch
+
     data = report.to_dict()
     data.update(
         script=str(script),
         exit_status=status,
+        script_exit_status=script_status,
+        strict=strict,
         crash=None if crash is None else f"{type(crash).__name__}: {crash}",
         torch_version=torch.__version__,
     )
-    text = json.dumps(data, indent=2)
-    if dest == "-":
-        sys.stdout.write(text + "\n")
-    else:
-        Path(dest).write_text(text + "\n", encoding="utf-8")
+    return data
+
+
+def _write_json(dest: Path | None, data: dict[str, Any]) -> str:
+    """Write the JSON to ``dest`` (stdout when None) in one piece; return a problem, if any."""
+    text = json.dumps(data, indent=2) + "\n"
+    if dest is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return ""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(text)
+            os.replace(tmp, dest)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    except OSError as exc:
+        return f"could not write the JSON to {dest}: {exc.strerror or exc}."
+    return ""

@@ -77,8 +77,18 @@ class Report:
 
     @property
     def failed(self) -> bool:
-        """True when there is an error or warning finding."""
+        """True when there is an error or warning finding (what a kata must be free of)."""
         return any(f.severity.fails for f in self.findings)
+
+    def fails(self, *, strict: bool = False) -> bool:
+        """Should this report fail a run? On an error finding; with ``strict``, on a warning too.
+
+        A warning is advice (a pattern that is sometimes deliberate): the command line and
+        ``pytest --diagnose`` fail on it only with ``--strict`` / ``--diagnose-strict``.
+        """
+        if strict:
+            return self.failed
+        return any(f.severity is Severity.ERROR for f in self.findings)
 
     def by_code(self, code: str) -> list[Finding]:
         return [f for f in self.findings if f.code == code]
