@@ -12,9 +12,24 @@ Or, with no change to a script: ``python -m diagnostics train.py``; in IPython o
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ._catalogue import CATALOGUE, CodeInfo, Severity, UnknownCodeError
-from ._engine import Watch, watch
 from ._findings import Finding, Location, Report
+
+if TYPE_CHECKING:
+    from ._engine import Watch, watch
+
+
+def __getattr__(name: str) -> Any:
+    # The engine imports torch: only on first use, so that importing the package (the pytest
+    # plugin does, in every test run of a project where it is installed) stays cheap.
+    if name in ("Watch", "watch"):
+        from . import _engine
+
+        value = globals()[name] = getattr(_engine, name)
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def load_ipython_extension(ipython: object) -> None:

@@ -3,7 +3,8 @@ readable failure block, the per-day summary, the JSON report and the learner's p
 
 It acts only on the tests of a kata folder (a folder holding ``kata.toml``, under a ``katas/``
 tree or next to a ``test_kata.py``); every other test runs untouched. Registered through the
-``pytest11`` entry point; ``-p kata.pytest_plugin`` loads it from a checkout.
+``pytest11`` entry point named ``kata`` (``-p no:kata`` switches it off); ``-p kata.pytest_plugin``
+loads it from a checkout.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import random
+import sys
 import traceback
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
@@ -27,6 +29,20 @@ from ._meta import META_FILE, TEST_FILE, KataMeta, KataMetaError, course_root_of
 from ._meta import load as load_meta
 
 __all__ = ["Kata"]
+
+
+def pytest_plugin_registered(plugin: object, manager: pytest.PytestPluginManager) -> None:
+    """Named ``kata`` (the entry point) and ``kata.pytest_plugin`` (``-p``): registered under
+    one, the other is blocked, so that pytest never registers the module twice; ``-p no:kata``
+    wins over either."""
+    if plugin is sys.modules[__name__]:
+        if manager.is_blocked("kata"):
+            manager.set_blocked(__name__)  # unregisters it
+            return
+        for name in ("kata", __name__):
+            if manager.get_plugin(name) is None:
+                manager.set_blocked(name)
+
 
 _RULE = "-" * 72
 _DIAGNOSIS_FAILED = (
