@@ -220,3 +220,38 @@ def test_the_diagnose_fixture_is_gone_with_its_plugin(project):
     result = project.runpytest_subprocess("-p", "no:diagnostics", "-p", "no:cacheprovider")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*diagnose*"])
+
+
+# -- a kata still fails on a warning ------------------------------------------------------------
+
+KATA_TOML = """
+schema = 1
+title = "Adam's weight decay"
+concept = "Coupled L2 against decoupled weight decay"
+codes = ["adam-weight-decay"]
+files = ["train.py"]
+accelerator = false
+hints = ["hint 1", "hint 2", "hint 3"]
+
+[interview]
+question = "A question?"
+answer = "An answer."
+"""
+
+
+def test_a_kata_still_fails_on_a_warning_that_diagnose_only_shows(project):
+    kata = project.mkdir("katas").joinpath("day01", "01_adam")
+    kata.mkdir(parents=True)
+    kata.joinpath("kata.toml").write_text(KATA_TOML)
+    kata.joinpath("train.py").write_text(MISSING_ZERO_GRAD)
+    kata.joinpath("test_kata.py").write_text(
+        "def test_it_trains(kata):\n    kata.load('train.py').adam_with_decay()\n"
+    )
+    project.makeini("[pytest]\naddopts = --import-mode=importlib -p no:cacheprovider\n")
+    failed = project.runpytest_subprocess("katas", "--kata-no-progress")
+    failed.assert_outcomes(failed=1)
+    failed.stdout.fnmatch_lines(["*adam-weight-decay*"])
+    project.makepyfile(
+        test_plain="from trainlib import adam_with_decay\n\ndef test_a():\n    adam_with_decay()\n"
+    )
+    project.runpytest_subprocess("test_plain.py", "--diagnose").assert_outcomes(passed=1)
