@@ -81,7 +81,9 @@ def _list_codes(console: Console) -> int:
     table.add_column("family", no_wrap=True)
     table.add_column("meaning")
     for info in CATALOGUE.values():
-        table.add_row(info.code, info.severity.value, info.family, info.summary)
+        table.add_row(
+            *(Text(cell) for cell in (info.code, info.severity.value, info.family, info.summary))
+        )
     console.print(table)
     return 0
 
