@@ -33,7 +33,7 @@ _OWN_REPORT = pytest.StashKey[bool]()  # the test reads its report through the f
 
 _GATE = (
     "The test passed, but diagnostics found {what} in the code it ran. Fix the code; if the "
-    "pattern is deliberate, silence its code with --diagnose-allow CODE{strict}."
+    "pattern is deliberate, {allow} silences it{strict}."
 )
 
 
@@ -179,9 +179,17 @@ def _gate_message(report: Report, *, strict: bool) -> str:
         for f in report.findings
         if f.severity is Severity.ERROR or (strict and f.severity is Severity.WARNING)
     ]
-    codes = ", ".join(sorted({f.code for f in failing}))
-    what = f"{len(failing)} finding{'s' if len(failing) != 1 else ''} ({codes})"
-    return _GATE.format(what=what, strict="" if not strict else " or drop --diagnose-strict")
+    codes = sorted({f.code for f in failing})
+    what = f"{len(failing)} finding{'s' if len(failing) != 1 else ''} ({', '.join(codes)})"
+    allow = " ".join(f"--diagnose-allow {code}" for code in codes)
+    advice = any(f.severity is Severity.WARNING for f in failing)
+    return _GATE.format(
+        what=what,
+        allow=allow,
+        strict=" (a warning is advice: it fails a test only under --diagnose-strict)"
+        if advice
+        else "",
+    )
 
 
 def _finish(item: pytest.Item, exc: BaseException | None) -> Report | None:

@@ -467,3 +467,12 @@ def test_dataloader_workers_print_no_report(tmp_path):
     proc = _command(path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.count("diagnostics: ") == 1
+
+
+def test_listing_the_codes_does_not_import_torch():
+    code = "import sys; from diagnostics._cli import main; main(['--list-codes']); "
+    code += "print('torch imported:', 'torch' in sys.modules)"
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[1]
+    )
+    assert "torch imported: False" in proc.stdout, proc.stderr
