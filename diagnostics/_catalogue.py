@@ -8,7 +8,11 @@ from enum import Enum
 
 
 class Severity(str, Enum):
-    """How bad a finding is. ``error`` and ``warning`` fail a run; ``info`` never does."""
+    """How bad a finding is.
+
+    An ``error`` fails a run; a ``warning`` is advice that fails a run only when asked to
+    (``--strict``, ``pytest --diagnose-strict``) and always fails a kata; ``info`` never fails.
+    """
 
     ERROR = "error"
     WARNING = "warning"
@@ -16,6 +20,7 @@ class Severity(str, Enum):
 
     @property
     def fails(self) -> bool:
+        """Does it fail a strict run (and a kata)? Errors and warnings do."""
         return self is not Severity.INFO
 
 
