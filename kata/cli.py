@@ -108,6 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("kata", nargs="?", metavar="KATA", help="the kata (default: first unsolved)")
     p.add_argument("--seed", type=int, default=0, metavar="N", help="the run's seed (default 0)")
+    _timeout_option(p)
 
     p = command(
         "watch",
@@ -119,6 +120,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("kata", nargs="?", metavar="KATA", help="where to start (default: unsolved)")
     p.add_argument("--seed", type=int, default=0, metavar="N", help="the runs' seed (default 0)")
+    _timeout_option(p)
 
     p = command(
         "hint",
@@ -145,9 +147,15 @@ def _parser() -> argparse.ArgumentParser:
         _cli_learn.run_reset,
         "Restore a kata's files as shipped.",
         "Your current files are first copied to .kata/backups/<kata>/<time>/: nothing is lost.",
+        "With --tests: its test_kata.py and kata.toml instead of your files.",
         "example: kata reset day11/01",
     )
     p.add_argument("kata", metavar="KATA")
+    p.add_argument(
+        "--tests",
+        action="store_true",
+        help="restore the kata's test_kata.py and kata.toml (your train.py is left alone)",
+    )
 
     p = command(
         "drill",
@@ -226,6 +234,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("katas", nargs="*", metavar="KATA|DAY", help="what to record (default: all)")
     return parser
+
+
+def _timeout_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="time budget of a kata's run (default: the kata's 'timeout', 60 s unless it says "
+        "otherwise); past it the run is stopped and shows where it was",
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

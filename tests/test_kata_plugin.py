@@ -393,7 +393,9 @@ def test_a_kata_whose_test_file_cannot_be_collected_counts_as_failing(course):
     run(course, "katas/day13", "--kata-report", "report.json")
     entry = json.loads((course.path / "report.json").read_text())["katas"]["day13/01_broken_test"]
     assert (entry["status"], entry["tests"]) == ("failing", {"collection": "error"})
-    assert entry["problem"] == "test_kata.py could not be collected."
+    assert entry["problem"] == (
+        "test_kata.py could not be collected: SyntaxError: '(' was never closed"
+    )
 
 
 # -- the accelerator ------------------------------------------------------------------------------
