@@ -168,15 +168,15 @@ def show_verdict(course: Course, meta: KataMeta, result: RunResult, out: Console
         return 0
     if not result.complete:  # the run could not record it: the verdict does
         _record_failing(course, meta, out)
+    learner_file = course.relative(meta.dir / meta.files[0])
+    then = f"Edit {learner_file} and run it again; 'kata hint {meta.id}' gives the next hint."
     if verdict.reason:
         out.print(f"✘ {meta.id}: {verdict.reason}", style="red", markup=False)
-    learner_file = course.relative(meta.dir / meta.files[0])
+        if not verdict.about_tests:  # the reason says what to do about the tests
+            out.print(then, style="dim", markup=False)
+        return 1
     still = "ran out of time" if verdict.status == TIMED_OUT else "is still failing"
-    out.print(
-        f"✘ {meta.id} {still}. Edit {learner_file} and run it again; "
-        f"'kata hint {meta.id}' gives the next hint.",
-        style="red",
-    )
+    out.print(f"✘ {meta.id} {still}. {then}", style="red", markup=False)
     return 1
 
 

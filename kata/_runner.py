@@ -58,8 +58,10 @@ __all__ = ["RunResult", "Runner", "pytest_args"]
 # the kata plugin, which registers faulthandler for it).
 DUMP_ENV = "KATA_STACK_DUMP"
 # A run that its own alarm did not stop gets this much longer before it is killed: time to
-# start, collect, and let the plugin report the timeout itself.
-GRACE_SECONDS = 10.0
+# start, collect, and let the plugin report the timeout itself; a cold subprocess (no fork)
+# also imports torch.
+GRACE_SECONDS = 5.0  # and a quarter of the budget
+COLD_START_SECONDS = 15.0
 
 _PLUGIN = "kata.pytest_plugin"
 # What a warm parent imports ahead of the runs: everything a kata run would import anyway.
@@ -194,8 +196,10 @@ class Runner:
         with tempfile.TemporaryDirectory(prefix="kata-run-") as tmp:
             path = Path(tmp) / "report.json"
             dump = Path(tmp) / "stack.txt"
-            full = [*args, f"--kata-report={path}"] if report else list(args)
-            deadline = None if timeout is None else time.monotonic() + timeout + GRACE_SECONDS
+            full = [*args, f"--kata-report={path}", "--kata-report-quietly"] if report else [*args]
+            grace = GRACE_SECONDS + (timeout or 0.0) / 4
+            grace += 0.0 if self.can_fork else COLD_START_SECONDS
+            deadline = None if timeout is None else time.monotonic() + timeout + grace
             started = time.perf_counter()
             run = self._fork if self.can_fork else self._subprocess
             code, killed = run(full, dump, deadline)

@@ -25,6 +25,10 @@ _ENDED_EARLY = (
     "solved.{where} A kata's code must return to its tests: remove the call that ends the "
     "process."
 )
+_CRASHED = (
+    "The test run stopped with exit code {code} before its tests finished, so the kata is not "
+    "solved; its output above says why."
+)
 _KILLED = (
     "{file} did not finish in {budget:g} s{where}. The run was stopped and nothing of it is "
     "left running. Look for a loop that never ends; the budget is 'timeout' in the kata's "
@@ -40,6 +44,7 @@ _EXIT_CALL = re.compile(r"\b(os\._exit|sys\.exit|exit|quit)\s*\(")
 class Verdict:
     status: str  # "solved", "failing" or "timed out"
     reason: str | None = None  # one line saying why it is not solved, when its output does not
+    about_tests: bool = False  # the reason is the kata's tests (missing, edited, not collected)
 
     @property
     def solved(self) -> bool:
@@ -54,18 +59,21 @@ def judge(meta: KataMeta, result: RunResult) -> Verdict:
             TIMED_OUT,
             _KILLED.format(file=meta.files[0], budget=result.timed_out, where=where),
         )
-    if not result.complete:
+    if not result.complete and result.exit_code in (0, 1):  # a clean exit, from the code
         call = exit_call(meta.dir, meta.files)
         where = f" It ended at {call}." if call else ""
         return Verdict(FAILING, _ENDED_EARLY.format(code=result.exit_code, where=where))
+    if not result.complete:
+        return Verdict(FAILING, _CRASHED.format(code=result.exit_code))
     entry = result.katas.get(meta.id)
     if entry is None:
-        return Verdict(FAILING, _NO_TEST_RAN.format(id=meta.id))
+        return Verdict(FAILING, _NO_TEST_RAN.format(id=meta.id), about_tests=True)
     if entry["status"] == SOLVED and result.exit_code == 0:
         return Verdict(SOLVED)
     if entry["status"] == TIMED_OUT:
         return Verdict(TIMED_OUT, None)  # the run's own block says where
-    return Verdict(FAILING, entry.get("problem"))
+    problem = entry.get("problem")
+    return Verdict(FAILING, problem, about_tests=bool(problem))
 
 
 def exit_call(folder: Path, files: tuple[str, ...]) -> str | None:

@@ -197,6 +197,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="write the katas' results as JSON to PATH (format: docs/kata-report.md)",
     )  # fmt: skip
     group.addoption(
+        "--kata-report-quietly", action="store_true",
+        help="do not name the --kata-report file in the summary (kata's own runs)",
+    )  # fmt: skip
+    group.addoption(
         "--kata-no-progress", action="store_true",
         help="neither read nor record the learner's progress (.kata/progress.json)",
     )  # fmt: skip
@@ -310,13 +314,13 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None, object, object]:
         meta if isinstance(meta, KataMeta) else None,
         meta if isinstance(meta, KataMetaError) else None,
     )
+    _seed_everything(run.seed)
+    result = yield
     if kata_dir in run.timed_out:
         pytest.skip(
             f"not run: the kata used up its {run.timed_out[kata_dir]:g} s time budget "
             "in an earlier test"
         )
-    _seed_everything(run.seed)
-    result = yield
     if test.error is not None:
         raise test.error
     if test.meta is not None and test.meta.accelerator and _accelerator_module() is None:
@@ -586,9 +590,9 @@ _NO_TESTS = (
     "'kata reset --tests {kata}' restores the course's tests."
 )
 _MODIFIED = (
-    "{kata}: your {files} differ from the course's, so the kata cannot count as solved "
-    "(a kata is solved by the course's own tests). 'kata reset --tests {kata}' restores them; "
-    "your version is backed up."
+    "your {files} from the course's, so the kata cannot count as solved (a kata is solved by "
+    "the course's own tests). 'kata reset --tests {kata}' restores the course's files; yours "
+    "are backed up."
 )
 
 
@@ -687,23 +691,24 @@ class _Results:
             if kata_id in run.results.katas:
                 continue
             if not (kata_dir / TEST_FILE).is_file():
-                self._add_problem(
-                    kata_dir, f"{TEST_FILE}::missing", _MISSING_TESTS.format(kata=kata_id)
-                )
+                problem = _MISSING_TESTS.format(kata=kata_id)
+                self._add_problem(kata_dir, f"{TEST_FILE}::missing", problem)
+                run.problems.append(f"{kata_id}: {problem}")
             elif selected:
-                self._add_problem(kata_dir, f"{TEST_FILE}::empty", _NO_TESTS.format(kata=kata_id))
+                problem = _NO_TESTS.format(kata=kata_id)
+                self._add_problem(kata_dir, f"{TEST_FILE}::empty", problem)
+                run.problems.append(f"{kata_id}: {problem}")
         # With --kata-solution: the author's files; a test edited before 'kata ship' is work.
         for result in [] if run.solution else run.results.katas.values():
             kata_dir = Path(result.root) / "katas" / result.id
             if not kata_dir.is_dir():
                 kata_dir = Path(result.root) / result.id
             changed = _shipped.modified(kata_dir) if kata_dir.is_dir() else []
-            if changed:
+            if changed and (kata_dir / TEST_FILE).is_file():  # a missing one is said already
                 result.modified = changed
-                result.problem = result.problem or _MODIFIED.format(
-                    files=" and ".join(changed), kata=result.id
-                )
-                run.problems.append(result.problem)
+                files = " and ".join(changed) + (" differ" if len(changed) > 1 else " differs")
+                result.problem = result.problem or _MODIFIED.format(files=files, kata=result.id)
+                run.problems.append(f"{result.id}: {result.problem}")
         return any(before.get(r.id, "solved") != r.status for r in run.results.katas.values())
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -733,7 +738,8 @@ class _Results:
                 if problem:
                     self.run.problems.append(problem)
             if not self.run.solution and result.status != "skipped":
-                by_root[root].mark(result.id, result.status)
+                # progress knows solved and failing: a kata out of time is failing
+                by_root[root].mark(result.id, "solved" if result.solved else "failing")
         if not self.run.solution:
             for progress in by_root.values():
                 try:
@@ -752,5 +758,5 @@ class _Results:
             terminalreporter.write_line(line)
         for problem in run.problems:
             terminalreporter.write_line(f"warning: {problem}", yellow=True)
-        if run.report_path is not None:
+        if run.report_path is not None and not self.config.getoption("kata_report_quietly"):
             terminalreporter.write_line(f"kata report written to {run.report_path}")
