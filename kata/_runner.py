@@ -185,13 +185,14 @@ class Runner:
         report: bool = False,
         timeout: float | None = None,
         learner_dirs: Sequence[Path] = (),
+        cwd: Path | None = None,
     ) -> RunResult:
         """Run ``pytest args`` in a fresh process, stream its output, return the verdict.
 
         With ``report`` the plugin's JSON report is read back (findings and status per kata).
         With ``timeout`` a run still going ``GRACE_SECONDS`` after it is killed with everything
         it started; the learner's line it was running is found in its stack dump, among the
-        files of ``learner_dirs``.
+        files of ``learner_dirs``. ``cwd``: the folder the run starts in (default: this one).
         """
         with tempfile.TemporaryDirectory(prefix="kata-run-") as tmp:
             path = Path(tmp) / "report.json"
@@ -202,7 +203,7 @@ class Runner:
             deadline = None if timeout is None else time.monotonic() + timeout + grace
             started = time.perf_counter()
             run = self._fork if self.can_fork else self._subprocess
-            code, killed = run(full, dump, deadline)
+            code, killed = run(full, dump, deadline, cwd)
             seconds = time.perf_counter() - started
             katas = _read_report(path) if report else {}
             complete = path.is_file() if report else True
@@ -210,7 +211,9 @@ class Runner:
         return RunResult(code, seconds, katas, complete, timeout if killed else None, where)
 
     # -- fork: a warm child ---------------------------------------------------------------------
-    def _fork(self, args: list[str], dump: Path, deadline: float | None) -> tuple[int, bool]:
+    def _fork(
+        self, args: list[str], dump: Path, deadline: float | None, cwd: Path | None
+    ) -> tuple[int, bool]:
         read_fd, write_fd = os.pipe()
         sys.stdout.flush()
         sys.stderr.flush()
@@ -218,7 +221,7 @@ class Runner:
         pid = os.fork()
         if pid == 0:  # the child: never returns
             os.close(read_fd)
-            _child(args, write_fd, dump, single_thread=self._single_thread)
+            _child(args, write_fd, dump, cwd, single_thread=self._single_thread)
         gc.unfreeze()
         os.close(write_fd)
         with contextlib.suppress(OSError):  # the child does it too: whoever comes first
@@ -247,7 +250,9 @@ class Runner:
         return reap(), killed
 
     # -- subprocess: the portable way --------------------------------------------------------------
-    def _subprocess(self, args: list[str], dump: Path, deadline: float | None) -> tuple[int, bool]:
+    def _subprocess(
+        self, args: list[str], dump: Path, deadline: float | None, cwd: Path | None
+    ) -> tuple[int, bool]:
         env = dict(os.environ, **ENV)
         env[DUMP_ENV] = str(dump)
         project = str(Path(__file__).resolve().parent.parent)
@@ -257,6 +262,7 @@ class Runner:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             env=env,
+            cwd=cwd,
             start_new_session=os.name == "posix",  # a process group to kill as a whole
         )
         assert proc.stdout is not None
@@ -350,7 +356,9 @@ def _exercise() -> None:
         report_text(report)
 
 
-def _child(args: list[str], write_fd: int, dump: Path, *, single_thread: bool) -> None:
+def _child(
+    args: list[str], write_fd: int, dump: Path, cwd: Path | None, *, single_thread: bool
+) -> None:
     """Run pytest with stdout and stderr going to the pipe, then leave without cleanup."""
     code = 3
     try:
@@ -358,6 +366,8 @@ def _child(args: list[str], write_fd: int, dump: Path, *, single_thread: bool) -
             os.setpgid(0, 0)  # a group of its own, which the parent kills as a whole
         signal.signal(signal.SIGINT, signal.default_int_handler)
         os.environ[DUMP_ENV] = str(dump)
+        if cwd is not None:
+            os.chdir(cwd)
         os.dup2(write_fd, 1)
         os.dup2(write_fd, 2)
         os.close(write_fd)

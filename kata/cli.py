@@ -11,6 +11,8 @@
     kata break FILE --fault   make a broken script from a correct one (instructors)
     kata validate             check every kata: metadata, broken and solved runs (instructors)
     kata ship [KATA]          record the katas' files as shipped, for reset (instructors)
+    kata grade [KATA|DAY]     run the course's tests on a learner's files (instructors)
+    kata summary REPORT...    a class's grade reports as one grid (instructors)
 
 Every command accepts ``--root`` (the folder holding katas/ and solutions/; by default the
 nearest one above the current folder) and ``--help``.
@@ -61,7 +63,7 @@ Handler = Callable[[argparse.Namespace, Console, Console], int]
 
 
 def _parser() -> argparse.ArgumentParser:
-    from . import _cli_author, _cli_learn, _drill, _watch
+    from . import _cli_author, _cli_grade, _cli_learn, _drill, _watch
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -233,6 +235,40 @@ def _parser() -> argparse.ArgumentParser:
         "example: kata ship day11/01",
     )
     p.add_argument("katas", nargs="*", metavar="KATA|DAY", help="what to record (default: all)")
+
+    p = command(
+        "grade",
+        _cli_grade.run_grade,
+        "Grade a learner's katas with the course's own tests (instructors).",
+        "Runs the shipped tests (never the learner's copies) against the learner's files, one",
+        "fresh process per kata with its time budget. Exit code 0 only when every kata graded",
+        "is solved, so it drops into CI-based autograding. Format: docs/kata-report.md.",
+        "example: kata grade day11 --learner alice --report grades/alice.json",
+    )
+    p.add_argument("katas", nargs="*", metavar="KATA|DAY", help="what to grade (default: all)")
+    p.add_argument("--learner", metavar="NAME", help="the learner's name in the report "
+                   "(default: $GITHUB_ACTOR or your user name)")  # fmt: skip
+    p.add_argument("--report", metavar="PATH", help="write the report here (JSON); "
+                   f"with --format exercism the default is {_cli_grade.EXERCISM_FILE}")  # fmt: skip
+    p.add_argument(
+        "--format",
+        choices=_cli_grade.FORMATS,
+        default="torch-katas",
+        help="the report's format (default torch-katas; exercism: an Exercism results.json)",
+    )
+    p.add_argument("--seed", type=int, default=0, metavar="N", help="the runs' seed (default 0)")
+    _timeout_option(p)
+
+    p = command(
+        "summary",
+        _cli_grade.run_summary,
+        "Sum up a class's grade reports: a kata x learner grid (instructors).",
+        "Each kata's solve rate, and the finding codes most common among failing attempts.",
+        "example: kata summary grades/*.json --csv class.csv",
+    )
+    p.add_argument("reports", nargs="+", metavar="REPORT", help="grade reports ('kata grade')")
+    p.add_argument("--csv", metavar="PATH", help="also write one row per kata and learner")
+    p.add_argument("--json", metavar="PATH", help="also write the summary as JSON")
     return parser
 
 
