@@ -444,6 +444,19 @@ def test_validate_runs_each_kata_broken_and_solved_and_names_a_wrong_code(kata, 
     ) in out
 
 
+def test_ship_records_the_tests_and_kata_toml_and_validate_finds_a_stale_record(kata, course):
+    tests = course / "katas" / GROW / "test_kata.py"
+    tests.write_text(tests.read_text() + "# a stricter test, not shipped yet\n")
+    code, out, _ = kata("validate", GROW, "--no-run")
+    assert code == 1
+    assert f"katas/{GROW}/test_kata.py differs from its shipped copy" in out
+    assert kata("ship", GROW)[0] == 0
+    shipped = course / "solutions" / GROW / "shipped"
+    assert (shipped / "test_kata.py").read_text() == tests.read_text()
+    assert (shipped / "kata.toml").read_text() == (tests.parent / "kata.toml").read_text()
+    assert kata("validate", GROW, "--no-run")[0] == 0
+
+
 def test_ship_records_the_current_files_as_shipped(kata, course):
     learner = course / "katas" / GROW / "train.py"
     learner.write_text(learner.read_text() + "# edited by the author\n")

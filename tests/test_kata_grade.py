@@ -234,3 +234,18 @@ def test_summary_of_a_file_that_is_not_a_grade_report_is_one_line(kata, tmp_path
     assert code == 1
     assert err.count("\n") == 1
     assert f"{path}: not a grade report" in err
+
+
+def test_summary_warns_of_two_reports_of_one_learner_and_of_different_revisions(
+    kata, course, tmp_path
+):
+    (report,) = _reports(kata, course)[:1]
+    data = json.loads(Path(report).read_text())
+    again = tmp_path / "again.json"
+    data["course"]["revision"] = "sha256:" + "0" * 64
+    again.write_text(json.dumps(data))
+    code, out, err = kata("summary", report, str(again))
+    assert code == 0
+    assert f"{again}: a second report of 'alice'; shown as its own column." in err
+    assert "graded against different course revisions" in err
+    assert "alice (2)" in out
