@@ -81,7 +81,7 @@ class Graded:
 def select(course: Course, names: Sequence[str]) -> list[Path]:
     """The kata folders named (katas or days), or every kata; in course order. A kata whose
     kata.toml the learner broke is still selected: it is graded with the shipped one."""
-    every = _meta.kata_dirs(course.root)
+    every = _every_kata(course)
     if not names:
         return every
     chosen: list[Path] = []
@@ -96,6 +96,17 @@ def select(course: Course, names: Sequence[str]) -> list[Path]:
             chosen.append(_kata_dir(course, name))
     order = {d: i for i, d in enumerate(every)}
     return sorted(set(chosen), key=lambda d: order.get(d, len(order)))
+
+
+def _every_kata(course: Course) -> list[Path]:
+    """Every kata of the course: those in katas/, and those the course ships whose folder or
+    kata.toml the learner deleted (graded too: deleting a kata must not drop it)."""
+    found = _meta.kata_dirs(course.root)
+    for record in sorted((course.root / "solutions").glob(f"day*/*/{_shipped.SHIPPED_DIR}")):
+        kata_dir = course.katas_dir / record.parent.parent.name / record.parent.name
+        if (record / META_FILE).is_file() and kata_dir not in found:
+            found.append(kata_dir)
+    return sorted(found, key=lambda d: (_day_number(d) or 0, d.parent.name, d.name))
 
 
 def _day_number(kata_dir: Path) -> int | None:

@@ -37,6 +37,7 @@ _KILLED = (
 _NO_TEST_RAN = (
     "No test of the kata ran, so it is not solved. 'kata reset --tests {id}' restores them."
 )
+_SKIPPED = "The kata's tests were skipped (the reason is above), so it is not solved."
 _EXIT_CALL = re.compile(r"\b(os\._exit|sys\.exit|exit|quit)\s*\(")
 
 
@@ -72,6 +73,8 @@ def judge(meta: KataMeta, result: RunResult) -> Verdict:
         return Verdict(SOLVED)
     if entry["status"] == TIMED_OUT:
         return Verdict(TIMED_OUT, None)  # the run's own block says where
+    if entry["status"] == "skipped":
+        return Verdict(FAILING, _SKIPPED)
     problem = entry.get("problem")
     return Verdict(FAILING, problem, about_tests=bool(problem))
 

@@ -99,6 +99,16 @@ def test_an_edited_test_file_is_graded_with_the_courses_tests_and_marked_tampere
     assert "graded with the course's tests" in out
 
 
+def test_a_deleted_kata_is_still_graded_and_not_solved(kata, course):
+    shutil.rmtree(course / "katas" / FIT)
+    code, _, report = _grade(kata, course)
+    assert code == 1
+    entry = report["katas"][FIT]
+    assert (entry["status"], entry["passed"]) == ("tampered", False)
+    assert "your train.py is missing" in entry["problem"]
+    assert report["graded"] == 3
+
+
 def test_a_learners_conftest_takes_no_part_in_the_grade(kata, course):
     (course / "katas" / GROW / "train.py").write_text(
         (course / "katas" / GROW / "train.py").read_text() + "\n# attempted\n"
