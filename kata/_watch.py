@@ -80,7 +80,7 @@ def _watch_until_solved(
                     continue
                 saves = watchfiles.watch(
                     meta.dir,
-                    watch_filter=lambda _change, path: Path(path).name in names,
+                    watch_filter=lambda _change, path: _watched(Path(path).name, names),
                     step=_QUIET_MS,
                     debounce=1000,
                 )
@@ -121,6 +121,11 @@ def _run(
         style="dim",
     )
     return False
+
+
+def _watched(name: str, names: set[str]) -> bool:
+    """The kata's files, and any test file of the learner's own (to see a fix of its error)."""
+    return name in names or (name.startswith("test_") and name.endswith(".py"))
 
 
 def _mtime(path: str | Path) -> float | None:
