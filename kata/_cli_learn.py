@@ -14,8 +14,9 @@ from rich.text import Text
 
 from . import _progress, _shipped
 from ._course import CommandError, Course
-from ._meta import KataMeta, KataMetaError
-from ._runner import NO_TESTS, Runner, RunResult, pytest_args
+from ._meta import META_FILE, KataMeta, KataMetaError
+from ._runner import Runner, RunResult, pytest_args
+from ._verdict import SOLVED, TIMED_OUT, judge
 
 _BAR_WIDTH = 30
 _STATUS = {
@@ -128,37 +129,65 @@ def run_check(args: argparse.Namespace, out: Console, err: Console) -> int:
     if meta is None:
         out.print("Every kata is solved. Well done! Try 'kata drill' for interview practice.")
         return 0
+    check_timeout(args.timeout)
     out.rule(f"{meta.id}: {meta.title}")
     runner = Runner(echo=_raw_writer(out))
-    result = runner.run(
-        pytest_args([meta.dir], root=course.root, seed=args.seed, color=out.is_terminal)
-    )
+    result = run_kata(runner, course, meta, seed=args.seed, timeout=args.timeout, color=out)
     return show_verdict(course, meta, result, out)
+
+
+def check_timeout(timeout: float | None) -> None:
+    if timeout is not None and not timeout > 0:
+        raise CommandError(f"--timeout must be a number of seconds above 0, not {timeout:g}.")
+
+
+def run_kata(
+    runner: Runner,
+    course: Course,
+    meta: KataMeta,
+    *,
+    seed: int,
+    timeout: float | None,
+    color: Console,
+) -> RunResult:
+    """One run of the learner's kata with its time budget, its report read back."""
+    args = pytest_args(
+        [meta.dir], root=course.root, seed=seed, color=color.is_terminal, timeout=timeout
+    )
+    budget = timeout if timeout is not None else meta.timeout
+    return runner.run(args, report=True, timeout=budget, learner_dirs=[meta.dir])
 
 
 def show_verdict(course: Course, meta: KataMeta, result: RunResult, out: Console) -> int:
     """One line saying where the learner stands, and the next command; the exit code."""
-    if result.exit_code == 2:
-        raise KeyboardInterrupt
-    if result.exit_code == NO_TESTS:
-        raise CommandError(f"No test ran in {meta.dir}: its test_kata.py has no test function.")
-    if result.exit_code not in (0, 1):
-        raise CommandError(
-            f"The test run of {meta.id} stopped with pytest exit code {result.exit_code}; "
-            "its output above says why."
-        )
-    if result.passed:
+    verdict = judge(meta, result)
+    if verdict.solved:
         after = course.next_after(meta, course.progress())
         following = f" Next: kata check {after.id}" if after else " Every kata is solved!"
         out.print(f"✔ {meta.id} solved in {result.seconds:.1f} s.{following}", style="green")
         return 0
+    if not result.complete:  # the run could not record it: the verdict does
+        _record_failing(course, meta, out)
     learner_file = course.relative(meta.dir / meta.files[0])
-    out.print(
-        f"✘ {meta.id} is still failing. Edit {learner_file} and run it again; "
-        f"'kata hint {meta.id}' gives the next hint.",
-        style="red",
-    )
+    then = f"Edit {learner_file} and run it again; 'kata hint {meta.id}' gives the next hint."
+    if verdict.reason:
+        out.print(f"✘ {meta.id}: {verdict.reason}", style="red", markup=False)
+        if not verdict.about_tests:  # the reason says what to do about the tests
+            out.print(then, style="dim", markup=False)
+        return 1
+    still = "ran out of time" if verdict.status == TIMED_OUT else "is still failing"
+    out.print(f"✘ {meta.id} {still}. {then}", style="red", markup=False)
     return 1
+
+
+def _record_failing(course: Course, meta: KataMeta, out: Console) -> None:
+    progress = course.progress()
+    if progress.status(meta.id) == SOLVED or progress.status(meta.id) is None:
+        progress.mark(meta.id, "failing")
+        try:
+            progress.save()
+        except OSError as exc:
+            out.print(f"kata: warning: the progress file could not be saved: {exc}", markup=False)
 
 
 def _raw_writer(out: Console) -> Callable[[str], None]:
@@ -233,12 +262,30 @@ def run_solution(args: argparse.Namespace, out: Console, err: Console) -> int:
 # -- kata reset -----------------------------------------------------------------------------------
 def run_reset(args: argparse.Namespace, out: Console, err: Console) -> int:
     course = Course.locate(args.root)
-    meta = course.find(args.kata)
-    result = _shipped.reset(meta, course.root)
+    if args.tests:
+        kata_dir = _kata_dir_named(course, args.kata)
+        kata_id = f"{kata_dir.parent.name}/{kata_dir.name}"
+        result = _shipped.reset_tests(kata_dir, course.root)
+        what = "its tests and kata.toml are"
+    else:
+        meta = course.find(args.kata)
+        kata_id = meta.id
+        result = _shipped.reset(meta, course.root)
+        what = "it is"
     if not result.restored:
-        out.print(f"{meta.id} is already as shipped: nothing to reset.")
+        out.print(f"{kata_id}: {what} already as shipped: nothing to reset.")
         return 0
-    out.print(f"Reset {meta.id}: {', '.join(result.restored)} restored as shipped.")
+    out.print(f"Reset {kata_id}: {', '.join(result.restored)} restored as shipped.")
     assert result.backup is not None
     out.print(f"Your version is kept in {course.relative(result.backup)}/", markup=False)
     return 0
+
+
+def _kata_dir_named(course: Course, name: str) -> Path:
+    """The folder of a kata, even when its kata.toml no longer loads (what --tests repairs)."""
+    try:
+        return course.find(name).dir
+    except KataMetaError as exc:
+        if exc.path.name == META_FILE:
+            return exc.path.parent
+        raise

@@ -21,12 +21,16 @@ except ModuleNotFoundError:  # Python 3.10: pytest depends on tomli there
 
 SCHEMA_VERSION = 1
 HINT_COUNT = 3
+DEFAULT_TIMEOUT = 60.0  # seconds a kata's tests may take, together, before the run is stopped
+_MAX_TIMEOUT = 3600.0
 META_FILE = "kata.toml"
 TEST_FILE = "test_kata.py"
 
 _DAY_DIR = re.compile(r"day(\d+)")
 _KATA_DIR = re.compile(r"(\d+)_([a-z0-9_]+)")
-_FIELDS = ("schema", "title", "concept", "codes", "files", "accelerator", "hints", "interview")
+_FIELDS = (
+    "schema", "title", "concept", "codes", "files", "accelerator", "hints", "interview", "timeout",
+)  # fmt: skip
 _INTERVIEW_FIELDS = ("question", "answer")
 
 
@@ -62,6 +66,7 @@ class KataMeta:
     interview_question: str
     interview_answer: str
     dir: Path  # the kata's folder
+    timeout: float = DEFAULT_TIMEOUT  # seconds its tests may run, together
 
     @property
     def name(self) -> str:
@@ -136,6 +141,7 @@ def _validate(meta_path: Path, kata_dir: Path, data: dict[str, Any]) -> KataMeta
         interview_question=_text(meta_path, interview, "question", prefix="interview."),
         interview_answer=_text(meta_path, interview, "answer", prefix="interview."),
         dir=kata_dir,
+        timeout=_timeout(meta_path, data),
     )
 
 
@@ -187,6 +193,19 @@ def _flag(meta_path: Path, data: dict[str, Any], key: str, *, default: bool) -> 
     if not isinstance(value, bool):
         raise KataMetaError(meta_path, key, f"expected true or false, got {value!r}.")
     return value
+
+
+def _timeout(meta_path: Path, data: dict[str, Any]) -> float:
+    value = data.get("timeout", DEFAULT_TIMEOUT)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise KataMetaError(meta_path, "timeout", f"expected a number of seconds, got {value!r}.")
+    if not 0 < value <= _MAX_TIMEOUT:
+        raise KataMetaError(
+            meta_path,
+            "timeout",
+            f"expected more than 0 and at most {_MAX_TIMEOUT:.0f} seconds, got {value!r}.",
+        )
+    return float(value)
 
 
 def _table(meta_path: Path, data: dict[str, Any], key: str) -> dict[str, Any]:

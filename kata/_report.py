@@ -29,6 +29,10 @@ ID, DAY, TITLE, ROOT, FINDINGS, PROBLEM = (
     "kata.findings",
     "kata.problem",
 )
+# ... and by the report of a failed test: what happened, in one message; the budget it ran past
+MESSAGE, TIMED_OUT = "kata.message", "kata.timed_out"
+
+STATUSES = ("solved", "failing", "timed out", "skipped")
 
 # A test's outcome is the worst of its phases'.
 _RANK = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
@@ -46,12 +50,19 @@ class KataResult:
     findings: list[dict[str, Any]] = field(default_factory=list)
     problem: str | None = None
     seconds: float = 0.0  # setup, call and teardown of all its tests
+    messages: dict[str, str] = field(default_factory=dict)  # failed test -> what happened
+    timed_out: float | None = None  # the time budget its tests ran past
+    modified: list[str] = field(default_factory=list)  # course files that differ as shipped
 
     @property
     def status(self) -> str:
-        """ "solved" when every test passed, "skipped" when none failed and some were skipped."""
+        """ "solved" when every test passed, "timed out" when one ran past the kata's budget,
+        "skipped" when none failed and some were skipped; "failing" otherwise, and whenever a
+        problem (a test file missing, edited or not collected) stopped the kata's own tests."""
         outcomes = set(self.tests.values())
-        if not outcomes or outcomes & {"failed", "error"}:
+        if self.timed_out is not None:
+            return "timed out"
+        if not outcomes or outcomes & {"failed", "error"} or self.problem:
             return "failing"
         return "solved" if outcomes == {"passed"} else "skipped"
 
@@ -100,6 +111,10 @@ class Results:
             result.findings.append({**finding, "test": test})
         if props.get(PROBLEM) and not result.problem:
             result.problem = props[PROBLEM]
+        if props.get(MESSAGE) and test not in result.messages:
+            result.messages[test] = props[MESSAGE]
+        if props.get(TIMED_OUT) is not None:
+            result.timed_out = props[TIMED_OUT]
 
     def by_day(self) -> dict[str, list[KataResult]]:
         days: dict[str, list[KataResult]] = {}
@@ -140,6 +155,9 @@ class Results:
                     "findings": r.findings,
                     "hints_used": hints.get(r.id, 0),
                     "tests": dict(sorted(r.tests.items())),
+                    "messages": dict(sorted(r.messages.items())),
+                    "timed_out": r.timed_out,
+                    "modified": r.modified,
                     "problem": r.problem,
                     "seconds": round(r.seconds, 3),
                 }

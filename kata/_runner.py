@@ -13,6 +13,12 @@ freezes its objects out of the garbage collector's reach (``gc.freeze``): pytest
 garbage at the end of every run, and walking torch's millions of objects took the better part
 of a second each time.
 
+Every run is a process group of its own, with a time budget. When it runs past the budget the
+kata plugin's alarm normally ends the test with the learner's line; if the process does not
+answer (stuck in C code), the runner asks it for a stack dump (``faulthandler`` on SIGUSR1),
+kills the whole group (the learner's DataLoader workers too) and finds the learner's line in
+the dump. Whatever a run leaves behind is killed with its group when it ends.
+
 A child forked after OpenMP's thread pool started would hang in its first parallel region, so
 a parent that computes (the warm-up, or the test suite calling this) is single-threaded from
 its first operation on, and so are its children. The katas' models are tiny: one thread is
@@ -28,10 +34,15 @@ import gc
 import importlib
 import io
 import json
+import linecache
 import os
+import re
+import select
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -39,9 +50,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._meta import KataMeta
+from ._meta import TEST_FILE, KataMeta
 
 __all__ = ["RunResult", "Runner", "pytest_args"]
+
+# The environment variable naming the file a run writes its stack dump to on SIGUSR1 (read by
+# the kata plugin, which registers faulthandler for it).
+DUMP_ENV = "KATA_STACK_DUMP"
+# A run that its own alarm did not stop gets this much longer before it is killed: time to
+# start, collect, and let the plugin report the timeout itself; a cold subprocess (no fork)
+# also imports torch.
+GRACE_SECONDS = 5.0  # and a quarter of the budget
+COLD_START_SECONDS = 15.0
 
 _PLUGIN = "kata.pytest_plugin"
 # What a warm parent imports ahead of the runs: everything a kata run would import anyway.
@@ -73,10 +93,13 @@ class RunResult:
     exit_code: int
     seconds: float
     katas: dict[str, dict[str, Any]]  # the plugin's JSON report, per kata id
+    complete: bool = True  # with a report: the run ended normally and wrote it
+    timed_out: float | None = None  # the budget, when the runner had to kill the run
+    where: str | None = None  # then: the learner's line it was running, from its stack dump
 
     @property
     def passed(self) -> bool:
-        return self.exit_code == 0
+        return self.exit_code == 0 and self.complete and self.timed_out is None
 
     def status(self, meta: KataMeta) -> str | None:
         entry = self.katas.get(meta.id)
@@ -95,6 +118,7 @@ def pytest_args(
     solution: bool = False,
     record_progress: bool = True,
     color: bool = False,
+    timeout: float | None = None,
 ) -> list[str]:
     """The pytest command line of a kata run (without the report option)."""
     args = [str(t) for t in targets]
@@ -116,6 +140,8 @@ def pytest_args(
         args.append("--kata-solution")
     if not record_progress:
         args.append("--kata-no-progress")
+    if timeout is not None:
+        args.append(f"--kata-timeout={timeout:g}")
     args[len(targets) : len(targets)] = ["-p", _PLUGIN]  # runs see no other plugin: ENV
     return args
 
@@ -152,22 +178,42 @@ class Runner:
         _exercise()
         gc.collect()  # what the warm-up left is garbage; each fork freezes the rest
 
-    def run(self, args: Sequence[str], *, report: bool = False) -> RunResult:
+    def run(
+        self,
+        args: Sequence[str],
+        *,
+        report: bool = False,
+        timeout: float | None = None,
+        learner_dirs: Sequence[Path] = (),
+        cwd: Path | None = None,
+    ) -> RunResult:
         """Run ``pytest args`` in a fresh process, stream its output, return the verdict.
 
         With ``report`` the plugin's JSON report is read back (findings and status per kata).
+        With ``timeout`` a run still going ``GRACE_SECONDS`` after it is killed with everything
+        it started; the learner's line it was running is found in its stack dump, among the
+        files of ``learner_dirs``. ``cwd``: the folder the run starts in (default: this one).
         """
         with tempfile.TemporaryDirectory(prefix="kata-run-") as tmp:
             path = Path(tmp) / "report.json"
-            full = [*args, f"--kata-report={path}"] if report else list(args)
+            dump = Path(tmp) / "stack.txt"
+            full = [*args, f"--kata-report={path}", "--kata-report-quietly"] if report else [*args]
+            grace = GRACE_SECONDS + (timeout or 0.0) / 4
+            grace += 0.0 if self.can_fork else COLD_START_SECONDS
+            deadline = None if timeout is None else time.monotonic() + timeout + grace
             started = time.perf_counter()
-            code = self._fork(full) if self.can_fork else self._subprocess(full)
+            run = self._fork if self.can_fork else self._subprocess
+            code, killed = run(full, dump, deadline, cwd)
             seconds = time.perf_counter() - started
             katas = _read_report(path) if report else {}
-        return RunResult(code, seconds, katas)
+            complete = path.is_file() if report else True
+            where = _learner_line(dump, learner_dirs) if killed else None
+        return RunResult(code, seconds, katas, complete, timeout if killed else None, where)
 
     # -- fork: a warm child ---------------------------------------------------------------------
-    def _fork(self, args: list[str]) -> int:
+    def _fork(
+        self, args: list[str], dump: Path, deadline: float | None, cwd: Path | None
+    ) -> tuple[int, bool]:
         read_fd, write_fd = os.pipe()
         sys.stdout.flush()
         sys.stderr.flush()
@@ -175,25 +221,40 @@ class Runner:
         pid = os.fork()
         if pid == 0:  # the child: never returns
             os.close(read_fd)
-            _child(args, write_fd, single_thread=self._single_thread)
+            _child(args, write_fd, dump, cwd, single_thread=self._single_thread)
         gc.unfreeze()
         os.close(write_fd)
-        return self._relay(read_fd, pid)
+        with contextlib.suppress(OSError):  # the child does it too: whoever comes first
+            os.setpgid(pid, pid)
+        return self._relay(read_fd, pid, deadline, lambda: _exited(pid), lambda: _reap(pid))
 
-    def _relay(self, read_fd: int, pid: int) -> int:
+    def _relay(
+        self,
+        read_fd: int,
+        pid: int,
+        deadline: float | None,
+        exited: Callable[[], bool],
+        reap: Callable[[], int],
+    ) -> tuple[int, bool]:
         try:
-            self._pump(read_fd)
+            killed = self._pump(read_fd, exited, deadline)
+            if killed:
+                _dump_and_kill(pid)
         except BaseException:
             _stop(pid)
-            raise
-        finally:
             os.close(read_fd)
-        _, status = os.waitpid(pid, 0)
-        return os.waitstatus_to_exitcode(status)
+            reap()
+            raise
+        os.close(read_fd)
+        _kill_group(pid)  # whatever the run started and left running; before the reaping
+        return reap(), killed
 
     # -- subprocess: the portable way --------------------------------------------------------------
-    def _subprocess(self, args: list[str]) -> int:
+    def _subprocess(
+        self, args: list[str], dump: Path, deadline: float | None, cwd: Path | None
+    ) -> tuple[int, bool]:
         env = dict(os.environ, **ENV)
+        env[DUMP_ENV] = str(dump)
         project = str(Path(__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [project, env.get("PYTHONPATH")]))
         proc = subprocess.Popen(
@@ -201,21 +262,54 @@ class Runner:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             env=env,
+            cwd=cwd,
+            start_new_session=os.name == "posix",  # a process group to kill as a whole
         )
         assert proc.stdout is not None
-        try:
-            self._pump(proc.stdout.fileno())
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            raise
-        return proc.wait()
+        if os.name != "posix":  # no select() on pipes, no process groups: plain reads
+            timer = None
+            if deadline is not None:
+                timer = threading.Timer(max(0.0, deadline - time.monotonic()), proc.kill)
+                timer.start()
+            try:
+                decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+                while chunk := os.read(proc.stdout.fileno(), 65536):
+                    self.echo(decoder.decode(chunk))
+            except BaseException:
+                proc.kill()
+                proc.wait()
+                raise
+            finally:
+                if timer is not None:
+                    timer.cancel()
+            code = proc.wait()
+            return code, deadline is not None and time.monotonic() >= deadline
+        with proc.stdout:
+            out_fd = os.dup(proc.stdout.fileno())
+        return self._relay(out_fd, proc.pid, deadline, lambda: _exited(proc.pid), proc.wait)
 
-    def _pump(self, fd: int) -> None:
-        """Pass the run's output on as it comes, until the run closes it."""
+    def _pump(self, fd: int, exited: Callable[[], bool], deadline: float | None) -> bool:
+        """Pass the run's output on as it comes, until the run ends; True if it ran too long.
+
+        The run ends when it closes its output, or when its process has exited (a process it
+        started may still hold the output open: it is killed with the group afterwards).
+        """
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        while chunk := os.read(fd, 65536):
-            self.echo(decoder.decode(chunk))
+        while True:
+            wait = 0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic()))
+            ready, _, _ = select.select([fd], [], [], wait)
+            if ready:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    return False
+                self.echo(decoder.decode(chunk))
+                continue
+            if deadline is not None and time.monotonic() >= deadline:
+                return True
+            if exited():
+                while select.select([fd], [], [], 0)[0] and (chunk := os.read(fd, 65536)):
+                    self.echo(decoder.decode(chunk))
+                return False
 
 
 def _exercise() -> None:
@@ -262,10 +356,18 @@ def _exercise() -> None:
         report_text(report)
 
 
-def _child(args: list[str], write_fd: int, *, single_thread: bool) -> None:
+def _child(
+    args: list[str], write_fd: int, dump: Path, cwd: Path | None, *, single_thread: bool
+) -> None:
     """Run pytest with stdout and stderr going to the pipe, then leave without cleanup."""
     code = 3
     try:
+        with contextlib.suppress(OSError):
+            os.setpgid(0, 0)  # a group of its own, which the parent kills as a whole
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        os.environ[DUMP_ENV] = str(dump)
+        if cwd is not None:
+            os.chdir(cwd)
         os.dup2(write_fd, 1)
         os.dup2(write_fd, 2)
         os.close(write_fd)
@@ -291,21 +393,72 @@ def _child(args: list[str], write_fd: int, *, single_thread: bool) -> None:
             os._exit(code)  # skip the parent's atexit handlers and buffers
 
 
-def _stop(pid: int) -> None:
-    """End a child after Ctrl-C reached us (it got the same SIGINT and is finishing)."""
-    import signal
-
+def _exited(pid: int) -> bool:
+    """Has the process ended? (Without reaping it: its group id stays reserved until then.)"""
     try:
-        deadline = time.monotonic() + 2.0
-        while time.monotonic() < deadline:
-            done, _ = os.waitpid(pid, os.WNOHANG)
-            if done:
-                return
-            time.sleep(0.02)
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
+        if hasattr(os, "waitid"):
+            flags = os.WEXITED | os.WNOHANG | os.WNOWAIT
+            return os.waitid(os.P_PID, pid, flags) is not None
+        done, _ = os.waitpid(pid, os.WNOHANG)  # pragma: no cover (macOS)
     except ChildProcessError:
-        pass
+        return True
+    return bool(done)  # pragma: no cover
+
+
+def _reap(pid: int) -> int:
+    try:
+        _, status = os.waitpid(pid, 0)
+    except ChildProcessError:  # pragma: no cover (reaped already)
+        return 0
+    return os.waitstatus_to_exitcode(status)
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(OSError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def _dump_and_kill(pid: int) -> None:
+    """Ask a run for its stacks (faulthandler answers even when Python is stuck), then kill it."""
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGUSR1)
+        time.sleep(0.3)
+    _kill_group(pid)
+
+
+def _stop(pid: int) -> None:
+    """End a run after Ctrl-C reached us: let it finish (it reports the interruption), then kill."""
+    with contextlib.suppress(OSError):
+        os.killpg(pid, signal.SIGINT)
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline and not _exited(pid):
+        time.sleep(0.02)
+    _kill_group(pid)
+
+
+_DUMP_FRAME = re.compile(r'^\s*File "(?P<file>.+)", line (?P<line>\d+) in (?P<func>\S+)')
+
+
+def _learner_line(dump: Path, learner_dirs: Sequence[Path]) -> str | None:
+    """``train.py:12: while True:``, the learner's most recent frame in a faulthandler dump."""
+    try:
+        text = dump.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    folders = {Path(d).resolve() for d in learner_dirs}
+    for line in text.splitlines():
+        match = _DUMP_FRAME.match(line)
+        if not match:
+            continue
+        path = Path(match["file"])
+        if path.name != TEST_FILE and path.resolve().parent in folders:
+            source = linecache.getline(str(path), int(match["line"])).strip()
+            return (
+                f"{path.name}:{match['line']}: {source}"
+                if source
+                else f"{path.name}:{match['line']}"
+            )
+    return None
 
 
 def _read_report(path: Path) -> dict[str, dict[str, Any]]:

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import watchfiles
 from rich.console import Console
 
-from ._cli_learn import _raw_writer, kata_or_first_unsolved, load_progress
-from ._course import CommandError, Course
+from ._cli_learn import _raw_writer, check_timeout, kata_or_first_unsolved, load_progress, run_kata
+from ._course import Course
 from ._meta import META_FILE, TEST_FILE, KataMeta
-from ._runner import NO_TESTS, Runner, pytest_args
+from ._runner import Runner, RunResult
+from ._verdict import TIMED_OUT, judge
 
 STOPPED = "Stopped watching. Your files are saved as they are; 'kata watch' picks up from here."
 # Yield changes once the files have been quiet this long: an editor's save is one burst of
@@ -34,11 +36,12 @@ def run_watch(args: argparse.Namespace, out: Console, err: Console) -> int:
     if meta is None:
         out.print("Every kata is solved. Well done! Try 'kata drill' for interview practice.")
         return 0
+    check_timeout(args.timeout)
     runner = Runner(echo=_raw_writer(out))
     with out.status("Starting: importing torch once, so that every run starts warm..."):
         runner.warm()
     while meta is not None:
-        _watch_until_solved(course, meta, runner, out, seed=args.seed)
+        _watch_until_solved(course, meta, runner, out, seed=args.seed, timeout=args.timeout)
         meta = course.next_after(meta, course.progress())
         if meta is not None:
             out.print(f"\nMoving on to {meta.id}: {meta.title}", style="bold")
@@ -47,18 +50,27 @@ def run_watch(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def _watch_until_solved(
-    course: Course, meta: KataMeta, runner: Runner, out: Console, *, seed: int
+    course: Course,
+    meta: KataMeta,
+    runner: Runner,
+    out: Console,
+    *,
+    seed: int,
+    timeout: float | None,
 ) -> None:
     """Run the kata now and after every save of its files, until it passes."""
     watched = [meta.dir / name for name in (*meta.files, TEST_FILE, META_FILE)]
     names = {path.name for path in watched}
-    args = pytest_args([meta.dir], root=course.root, seed=seed, color=out.is_terminal)
+
+    def run() -> RunResult:
+        return run_kata(runner, course, meta, seed=seed, timeout=timeout, color=out)
+
     saves = None
     saved_at = None
     try:
         while True:
             started = time.time()
-            if _run(course, meta, runner, out, args, saved_at=saved_at):
+            if _run(meta, run, course, out, saved_at=saved_at):
                 return
             if saves is None:
                 # A save during the first run came before the watcher: catch it by its time.
@@ -68,7 +80,7 @@ def _watch_until_solved(
                     continue
                 saves = watchfiles.watch(
                     meta.dir,
-                    watch_filter=lambda _change, path: Path(path).name in names,
+                    watch_filter=lambda _change, path: _watched(Path(path).name, names),
                     step=_QUIET_MS,
                     debounce=1000,
                 )
@@ -81,42 +93,39 @@ def _watch_until_solved(
 
 
 def _run(
-    course: Course,
     meta: KataMeta,
-    runner: Runner,
+    run: Callable[[], RunResult],
+    course: Course,
     out: Console,
-    args: list[str],
     *,
     saved_at: float | None,
 ) -> bool:
     out.rule(f"{meta.id}: {meta.title}")
-    result = runner.run(args)
-    if result.exit_code == 2:
-        raise KeyboardInterrupt
-    if result.exit_code == NO_TESTS:
-        raise CommandError(f"No test ran in {meta.dir}: its test_kata.py has no test function.")
+    result = run()
+    verdict = judge(meta, result)
     lag = (
         f"{time.time() - saved_at:.2f} s after your save"
         if saved_at
         else (f"in {result.seconds:.2f} s")
     )
-    if result.passed:
+    if verdict.solved:
         out.print(f"✔ {meta.id} solved ({lag}).", style="green")
         return True
+    if verdict.reason:
+        out.print(f"✘ {meta.id}: {verdict.reason}", style="red", markup=False)
+    still = "ran out of time" if verdict.status == TIMED_OUT else "still failing"
+    out.print(f"✘ {meta.id} {still} ({lag}).", style="red")
     learner_file = course.relative(meta.dir / meta.files[0])
-    if result.exit_code != 1:
-        out.print(
-            f"✘ {meta.id}: the test run stopped with pytest exit code "
-            f"{result.exit_code} ({lag}); see above.",
-            style="red",
-        )
-    else:
-        out.print(f"✘ {meta.id} still failing ({lag}).", style="red")
     out.print(
         f"Save {learner_file} to run it again; 'kata hint {meta.id}' for a hint; Ctrl-C stops.",
         style="dim",
     )
     return False
+
+
+def _watched(name: str, names: set[str]) -> bool:
+    """The kata's files, and any test file of the learner's own (to see a fix of its error)."""
+    return name in names or (name.startswith("test_") and name.endswith(".py"))
 
 
 def _mtime(path: str | Path) -> float | None:

@@ -11,6 +11,8 @@
     kata break FILE --fault   make a broken script from a correct one (instructors)
     kata validate             check every kata: metadata, broken and solved runs (instructors)
     kata ship [KATA]          record the katas' files as shipped, for reset (instructors)
+    kata grade [KATA|DAY]     run the course's tests on a learner's files (instructors)
+    kata summary REPORT...    a class's grade reports as one grid (instructors)
 
 Every command accepts ``--root`` (the folder holding katas/ and solutions/; by default the
 nearest one above the current folder) and ``--help``.
@@ -61,7 +63,7 @@ Handler = Callable[[argparse.Namespace, Console, Console], int]
 
 
 def _parser() -> argparse.ArgumentParser:
-    from . import _cli_author, _cli_learn, _drill, _watch
+    from . import _cli_author, _cli_grade, _cli_learn, _drill, _watch
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -108,6 +110,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("kata", nargs="?", metavar="KATA", help="the kata (default: first unsolved)")
     p.add_argument("--seed", type=int, default=0, metavar="N", help="the run's seed (default 0)")
+    _timeout_option(p)
 
     p = command(
         "watch",
@@ -119,6 +122,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("kata", nargs="?", metavar="KATA", help="where to start (default: unsolved)")
     p.add_argument("--seed", type=int, default=0, metavar="N", help="the runs' seed (default 0)")
+    _timeout_option(p)
 
     p = command(
         "hint",
@@ -145,9 +149,15 @@ def _parser() -> argparse.ArgumentParser:
         _cli_learn.run_reset,
         "Restore a kata's files as shipped.",
         "Your current files are first copied to .kata/backups/<kata>/<time>/: nothing is lost.",
+        "With --tests: its test_kata.py and kata.toml instead of your files.",
         "example: kata reset day11/01",
     )
     p.add_argument("kata", metavar="KATA")
+    p.add_argument(
+        "--tests",
+        action="store_true",
+        help="restore the kata's test_kata.py and kata.toml (your train.py is left alone)",
+    )
 
     p = command(
         "drill",
@@ -225,7 +235,52 @@ def _parser() -> argparse.ArgumentParser:
         "example: kata ship day11/01",
     )
     p.add_argument("katas", nargs="*", metavar="KATA|DAY", help="what to record (default: all)")
+
+    p = command(
+        "grade",
+        _cli_grade.run_grade,
+        "Grade a learner's katas with the course's own tests (instructors).",
+        "Runs the shipped tests (never the learner's copies) against the learner's files, one",
+        "fresh process per kata with its time budget. Exit code 0 only when every kata graded",
+        "is solved, so it drops into CI-based autograding. Format: docs/kata-report.md.",
+        "example: kata grade day11 --learner alice --report grades/alice.json",
+    )
+    p.add_argument("katas", nargs="*", metavar="KATA|DAY", help="what to grade (default: all)")
+    p.add_argument("--learner", metavar="NAME", help="the learner's name in the report "
+                   "(default: $GITHUB_ACTOR or your user name)")  # fmt: skip
+    p.add_argument("--report", metavar="PATH", help="write the report here (JSON); "
+                   f"with --format exercism the default is {_cli_grade.EXERCISM_FILE}")  # fmt: skip
+    p.add_argument(
+        "--format",
+        choices=_cli_grade.FORMATS,
+        default="torch-katas",
+        help="the report's format (default torch-katas; exercism: an Exercism results.json)",
+    )
+    p.add_argument("--seed", type=int, default=0, metavar="N", help="the runs' seed (default 0)")
+    _timeout_option(p)
+
+    p = command(
+        "summary",
+        _cli_grade.run_summary,
+        "Sum up a class's grade reports: a kata x learner grid (instructors).",
+        "Each kata's solve rate, and the finding codes most common among failing attempts.",
+        "example: kata summary grades/*.json --csv class.csv",
+    )
+    p.add_argument("reports", nargs="+", metavar="REPORT", help="grade reports ('kata grade')")
+    p.add_argument("--csv", metavar="PATH", help="also write one row per kata and learner")
+    p.add_argument("--json", metavar="PATH", help="also write the summary as JSON")
     return parser
+
+
+def _timeout_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="time budget of a kata's run (default: the kata's 'timeout', 60 s unless it says "
+        "otherwise); past it the run is stopped and shows where it was",
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,9 +10,14 @@ loads it from a checkout.
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import importlib
+import os
 import random
+import signal
 import sys
+import threading
+import time
 import traceback
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
@@ -22,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from . import _progress
+from . import _progress, _shipped
 from . import _report as rpt
 from ._loader import KataLoadError, load_file
 from ._meta import META_FILE, TEST_FILE, KataMeta, KataMetaError, course_root_of
@@ -55,8 +60,30 @@ _NO_ACCELERATOR = (
 )
 
 
+_TIMEOUT_ADVICE = (
+    "Look for a loop that never ends, or one far longer than the lesson needs (an epoch count "
+    "or a data set grown by mistake). The kata's budget is 'timeout' in its {meta}; "
+    "'kata check --timeout SECONDS' changes it for one run."
+)
+_EXIT_CALLED = (
+    "Your code called sys.exit({code!r}). A kata's code must return to the test, not end the "
+    "process: remove the call (or keep it under 'if __name__ == \"__main__\":')."
+)
+# The environment variable naming the file for a stack dump on SIGUSR1 (set by kata's runner).
+_DUMP_ENV = "KATA_STACK_DUMP"
+
+
 class KataDiagnosisFailed(Exception):
     """The test passed, but the diagnosis found an error or warning in the learner's code."""
+
+
+class KataTimeout(BaseException):
+    """A kata's tests ran past its time budget (a BaseException: ``except Exception`` in the
+    learner's code must not swallow it)."""
+
+    def __init__(self, file: str, budget: float) -> None:
+        super().__init__(f"{file} did not finish in {budget:g} s.")
+        self.budget = budget
 
 
 class Kata:
@@ -112,6 +139,9 @@ class _Run:
     use_progress: bool
     traceback: bool
     gate: bool = True
+    timeout: float | None = None  # --kata-timeout: every kata's budget, instead of its own
+    spent: dict[Path, float] = field(default_factory=dict)  # seconds of tests, per kata folder
+    timed_out: dict[Path, float] = field(default_factory=dict)  # kata folder -> its budget
     results: rpt.Results = field(default_factory=rpt.Results)
     metas: dict[Path, KataMeta | KataMetaError] = field(default_factory=dict)
     progress: dict[Path, _progress.Progress] = field(default_factory=dict)
@@ -124,6 +154,9 @@ class _Run:
             except KataMetaError as exc:
                 self.metas[kata_dir] = exc
         return self.metas[kata_dir]
+
+    def budget(self, meta: KataMeta) -> float:
+        return meta.timeout if self.timeout is None else self.timeout
 
     def hints_used(self, meta: KataMeta) -> int:
         """Read-only here: workers run in parallel, only the controller writes progress."""
@@ -180,12 +213,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="write the katas' results as JSON to PATH (format: docs/kata-report.md)",
     )  # fmt: skip
     group.addoption(
+        "--kata-report-quietly", action="store_true",
+        help="do not name the --kata-report file in the summary (kata's own runs)",
+    )  # fmt: skip
+    group.addoption(
         "--kata-no-progress", action="store_true",
         help="neither read nor record the learner's progress (.kata/progress.json)",
     )  # fmt: skip
     group.addoption(
         "--kata-traceback", action="store_true",
         help="add pytest's full traceback under each failing kata test",
+    )  # fmt: skip
+    group.addoption(
+        "--kata-timeout", type=float, default=None, metavar="SECONDS",
+        help="time budget of each kata's tests together (default: the kata's 'timeout' in "
+        "kata.toml, 60 s unless it says otherwise); 0 for none",
     )  # fmt: skip
     group.addoption(
         "--kata-no-gate", action="store_true",
@@ -203,9 +245,24 @@ def pytest_configure(config: pytest.Config) -> None:
         use_progress=not config.getoption("kata_no_progress"),
         traceback=config.getoption("kata_traceback"),
         gate=not config.getoption("kata_no_gate"),
+        timeout=config.getoption("kata_timeout"),
     )
+    _register_stack_dump()
     if not _is_worker(config):  # under xdist the controller sums up the workers' reports
         config.pluginmanager.register(_Results(config), "kata-results")
+
+
+def _register_stack_dump() -> None:
+    """Write every thread's stack to $KATA_STACK_DUMP on SIGUSR1: the runner asks for it before
+    it kills a run that went past its budget, to show the learner's line it was running."""
+    path = os.environ.get(_DUMP_ENV)
+    if not path or not hasattr(signal, "SIGUSR1"):
+        return
+    try:
+        dump = open(path, "w", encoding="utf-8")  # noqa: SIM115 (open until the process ends)
+    except OSError:
+        return
+    faulthandler.register(signal.SIGUSR1, file=dump, all_threads=True)
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
@@ -275,6 +332,11 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None, object, object]:
     )
     _seed_everything(run.seed)
     result = yield
+    if kata_dir in run.timed_out:
+        pytest.skip(
+            f"not run: the kata used up its {run.timed_out[kata_dir]:g} s time budget "
+            "in an earlier test"
+        )
     if test.error is not None:
         raise test.error
     if test.meta is not None and test.meta.accelerator and _accelerator_module() is None:
@@ -296,7 +358,20 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
             assert accelerator is not None  # checked at setup
             stack.enter_context(accelerator.accelerator())
         test.report = stack.enter_context(diagnostics.watch())
-        result = yield
+        run = item.config.stash[_RUN]
+        budget = run.budget(test.meta)
+        left = budget - run.spent.get(test.kata_dir, 0.0) if budget > 0 else 0.0
+        stack.enter_context(_alarm(max(left, 0.001) if budget > 0 else 0.0, test, budget))
+        started = time.perf_counter()
+        try:
+            result = yield
+        except KataTimeout:
+            run.timed_out[test.kata_dir] = budget
+            raise
+        finally:
+            run.spent[test.kata_dir] = run.spent.get(test.kata_dir, 0.0) + (
+                time.perf_counter() - started
+            )
     if test.report.failed and item.config.stash[_RUN].gate:
         raise KataDiagnosisFailed(_DIAGNOSIS_FAILED)
     return result
@@ -323,13 +398,38 @@ def pytest_runtest_makereport(
         props.append((rpt.PROBLEM, str(test.error)))
     # A new list: pytest shares item.user_properties with every report of the item.
     report.user_properties = [*report.user_properties, *props]
+    if call.excinfo is not None and isinstance(call.excinfo.value, KataTimeout):
+        report.user_properties.append((rpt.TIMED_OUT, call.excinfo.value.budget))
     if report.failed and call.excinfo is not None:
         run = item.config.stash[_RUN]
+        report.user_properties.append((rpt.MESSAGE, _what_happened(call.excinfo, test, False)))
         headline, block = _failure_block(item, test, call.excinfo, run, call.when)
         if run.traceback:
             block += f"\n\nFull traceback:\n{report.longreprtext}"
         report.longrepr = _longrepr(item, headline, block)
     return report
+
+
+@contextlib.contextmanager
+def _alarm(seconds: float, test: _Test, budget: float) -> Iterator[None]:
+    """Raise KataTimeout in the test after ``seconds`` (0: never). Main thread, Unix only."""
+    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if seconds <= 0 or not usable:
+        yield
+        return
+    assert test.meta is not None
+    file = test.meta.files[0]
+
+    def ring(signum: int, frame: Any) -> None:
+        raise KataTimeout(file, budget)
+
+    previous = signal.signal(signal.SIGALRM, ring)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _finding_dict(finding: Any) -> dict[str, Any]:
@@ -392,7 +492,7 @@ def _failure_block(
     """A one-line headline for pytest's short summary, and the block for the failure."""
     meta = test.meta
     kata_id = f"{test.kata_dir.parent.name}/{test.kata_dir.name}"
-    happened = _what_happened(excinfo, test)
+    happened = _what_happened(excinfo, test, advice=True)
     parts = [f"Kata {kata_id}: {meta.title}" if meta else f"Kata {kata_id}", _RULE]
     parts += [f"{item.name} {'failed' if when == 'call' else 'could not run'}.", "", happened]
     if test.report is not None and test.report.findings:
@@ -425,8 +525,16 @@ def _longrepr(item: pytest.Item, headline: str, block: str) -> Any:
     )
 
 
-def _what_happened(excinfo: Any, test: _Test) -> str:
+def _what_happened(excinfo: Any, test: _Test, advice: bool = True) -> str:
     exc = excinfo.value
+    if isinstance(exc, KataTimeout):
+        where = _learner_frame(excinfo.tb, test)
+        text = f"{exc}{where.replace(chr(10) + '  at', chr(10) + '  It was running')}"
+        if advice:
+            text += "\n" + _TIMEOUT_ADVICE.format(meta=META_FILE)
+        return text
+    if isinstance(exc, SystemExit):
+        return _EXIT_CALLED.format(code=exc.code) + _learner_frame(excinfo.tb, test)
     if isinstance(exc, (KataLoadError, KataDiagnosisFailed)):
         return str(exc)
     if isinstance(exc, KataMetaError):
@@ -489,6 +597,55 @@ def _display(path: Path, root: Path) -> str:
 
 
 # -- results: summary, JSON report, progress ----------------------------------------------------
+_MISSING_TESTS = (
+    "its test_kata.py is missing, so the kata cannot count as solved. "
+    "'kata reset --tests {kata}' restores it."
+)
+_NO_TESTS = (
+    "no test of its test_kata.py ran, so the kata cannot count as solved. "
+    "'kata reset --tests {kata}' restores the course's tests."
+)
+_MODIFIED = (
+    "your {files} from the course's, so the kata cannot count as solved (a kata is solved by "
+    "the course's own tests). 'kata reset --tests {kata}' restores the course's files; yours "
+    "are backed up."
+)
+
+
+def _last_line(text: str) -> str:
+    """The error line of a collection failure (``E   SyntaxError: ...``), without its prefix."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    errors = [line[1:].strip() for line in lines if line.startswith("E ")]
+    return errors[-1] if errors else (lines[-1] if lines else "")
+
+
+def _katas_asked_for(config: pytest.Config) -> list[Path]:
+    """The kata folders under the paths a run was given (not those named down to a test)."""
+    found: list[Path] = []
+    for arg in config.args:
+        if "::" in arg:
+            continue
+        path = Path(arg)
+        path = path if path.is_absolute() else Path(config.invocation_params.dir) / path
+        if not path.is_dir() or path.name.startswith("_"):
+            continue
+        if (path / META_FILE).is_file():
+            candidates = [path / META_FILE]
+        elif (path / "katas").is_dir():
+            path = path / "katas"
+            candidates = sorted(path.rglob(META_FILE))
+        elif "katas" in path.resolve().parts:
+            candidates = sorted(path.rglob(META_FILE))
+        else:
+            continue
+        for meta_file in candidates:
+            kata_dir = meta_file.parent
+            parts = kata_dir.relative_to(path).parts if kata_dir != path else ()
+            if any(p.startswith(("_", ".")) for p in parts) or kata_dir in found:
+                continue
+            if kata_dir_of(kata_dir / TEST_FILE) is not None:
+                found.append(kata_dir)
+    return found
 
 
 class _Results:
@@ -508,16 +665,26 @@ class _Results:
         )
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
-        """A kata whose test file cannot even be collected counts as failing."""
+        """A kata whose test file (its own, or one the learner added) cannot even be collected
+        counts as failing, with the error."""
         if not report.failed:
             return
         path = self.config.rootpath / report.nodeid.split("::")[0]
         kata_dir = kata_dir_of(path)
         if kata_dir is None:
             return
+        error = _last_line(report.longreprtext)
+        self._add_problem(
+            kata_dir,
+            f"{path.name}::collection",
+            f"{path.name} could not be collected: {error}" if error else
+            f"{path.name} could not be collected.",
+        )  # fmt: skip
+
+    def _add_problem(self, kata_dir: Path, nodeid: str, problem: str) -> None:
         meta = self.run.meta(kata_dir)
         self.run.results.add(
-            nodeid=f"{path.name}::collection",
+            nodeid=nodeid,
             when="collect",
             outcome="failed",
             properties=[
@@ -525,12 +692,45 @@ class _Results:
                 (rpt.DAY, kata_dir.parent.name),
                 (rpt.TITLE, meta.title if isinstance(meta, KataMeta) else ""),
                 (rpt.ROOT, str(course_root_of(kata_dir))),
-                (rpt.PROBLEM, f"{TEST_FILE} could not be collected."),
+                (rpt.PROBLEM, problem),
             ],
         )
 
-    def pytest_sessionfinish(self) -> None:
+    def _check_course_files(self) -> bool:
+        """Katas asked for whose tests did not run, and tests the learner edited: not solved.
+        True when it found one."""
         run = self.run
+        before = {r.id: r.status for r in run.results.katas.values()}
+        selected = not (self.config.option.keyword or self.config.option.markexpr)
+        for kata_dir in _katas_asked_for(self.config):
+            kata_id = f"{kata_dir.parent.name}/{kata_dir.name}"
+            if kata_id in run.results.katas:
+                continue
+            if not (kata_dir / TEST_FILE).is_file():
+                problem = _MISSING_TESTS.format(kata=kata_id)
+                self._add_problem(kata_dir, f"{TEST_FILE}::missing", problem)
+                run.problems.append(f"{kata_id}: {problem}")
+            elif selected:
+                problem = _NO_TESTS.format(kata=kata_id)
+                self._add_problem(kata_dir, f"{TEST_FILE}::empty", problem)
+                run.problems.append(f"{kata_id}: {problem}")
+        # With --kata-solution: the author's files; a test edited before 'kata ship' is work.
+        for result in [] if run.solution else run.results.katas.values():
+            kata_dir = Path(result.root) / "katas" / result.id
+            if not kata_dir.is_dir():
+                kata_dir = Path(result.root) / result.id
+            changed = _shipped.modified(kata_dir) if kata_dir.is_dir() else []
+            if changed and (kata_dir / TEST_FILE).is_file():  # a missing one is said already
+                result.modified = changed
+                files = " and ".join(changed) + (" differ" if len(changed) > 1 else " differs")
+                result.problem = result.problem or _MODIFIED.format(files=files, kata=result.id)
+                run.problems.append(f"{result.id}: {result.problem}")
+        return any(before.get(r.id, "solved") != r.status for r in run.results.katas.values())
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        run = self.run
+        if self._check_course_files() and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if not run.results:
             return
         progress = self._record_progress() if run.use_progress else {}
@@ -554,7 +754,8 @@ class _Results:
                 if problem:
                     self.run.problems.append(problem)
             if not self.run.solution and result.status != "skipped":
-                by_root[root].mark(result.id, result.status)
+                # progress knows solved and failing: a kata out of time is failing
+                by_root[root].mark(result.id, "solved" if result.solved else "failing")
         if not self.run.solution:
             for progress in by_root.values():
                 try:
@@ -573,5 +774,5 @@ class _Results:
             terminalreporter.write_line(line)
         for problem in run.problems:
             terminalreporter.write_line(f"warning: {problem}", yellow=True)
-        if run.report_path is not None:
+        if run.report_path is not None and not self.config.getoption("kata_report_quietly"):
             terminalreporter.write_line(f"kata report written to {run.report_path}")

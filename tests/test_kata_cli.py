@@ -29,7 +29,7 @@ FIT = "day01/01_fit_a_line"
 GROW = "day01/02_steps_that_grow"
 SYNTAX = "day01/03_loss_without_graph"
 COMMANDS = ["list", "check", "watch", "hint", "solution", "reset", "drill", "new", "break",
-            "validate", "ship"]  # fmt: skip
+            "validate", "ship", "grade", "summary"]  # fmt: skip
 
 
 @pytest.fixture
@@ -123,6 +123,139 @@ def test_check_names_the_line_of_a_syntax_error_without_a_traceback(kata):
     assert code == 1
     assert "Your train.py has a syntax error at line 7: expected ':'." in out
     assert "Traceback" not in out + err
+
+
+# -- solved means solved ------------------------------------------------------------------------
+def _prepend(path: Path, code: str) -> None:
+    path.write_text(code + path.read_text())
+
+
+def test_a_kata_whose_code_ends_the_process_early_is_not_solved(kata, course):
+    _prepend(course / "katas" / FIT / "train.py", "import os\nos._exit(0)\n")
+    code, out, _ = kata("check", FIT)
+    assert code == 1
+    assert f"✔ {FIT} solved" not in out
+    assert "ended before its tests finished (exit code 0)" in out
+    assert "It ended at train.py:2: os._exit(0)." in out
+    assert _progress_of(course).status(FIT) == "failing"
+
+
+def test_sys_exit_in_the_learners_code_is_a_failure_at_its_line(kata, course):
+    learner = course / "katas" / FIT / "train.py"
+    learner.write_text(learner.read_text().replace("    return {", "    sys.exit(0)\n    return {"))
+    _prepend(learner, "import sys\n")
+    code, out, _ = kata("check", FIT)
+    assert code == 1
+    assert "Your code called sys.exit(0)." in out
+    assert "at train.py:22: sys.exit(0)" in out
+
+
+def test_an_edited_test_file_is_not_solved_and_reset_tests_restores_it(kata, course):
+    tests = course / "katas" / GROW / "test_kata.py"
+    shipped = tests.read_text()
+    tests.write_text("def test_ok():\n    assert True\n")
+    code, out, _ = kata("check", GROW)
+    assert code == 1
+    assert f"✔ {GROW} solved" not in out
+    assert "your test_kata.py differs from the course's" in out
+    assert f"'kata reset --tests {GROW}' restores" in out
+    assert _progress_of(course).status(GROW) == "failing"
+    code, out, _ = kata("reset", GROW, "--tests")
+    assert code == 0
+    assert f"Reset {GROW}: test_kata.py restored as shipped." in out
+    assert tests.read_text() == shipped
+    (backup,) = (course / ".kata" / "backups" / GROW).iterdir()
+    assert (backup / "test_kata.py").read_text() == "def test_ok():\n    assert True\n"
+
+
+def test_a_deleted_test_file_is_not_solved_and_says_how_to_restore_it(kata, course):
+    (course / "katas" / FIT / "test_kata.py").unlink()
+    code, out, _ = kata("check", FIT)
+    assert code == 1
+    assert f"✘ {FIT}: its test_kata.py is missing, so the kata cannot count as solved." in out
+    assert kata("reset", FIT, "--tests")[0] == 0
+    assert kata("check", FIT)[0] == 0
+
+
+def test_reset_tests_repairs_a_kata_toml_that_no_longer_loads(kata, course):
+    meta = course / "katas" / GROW / "kata.toml"
+    shipped = meta.read_text()
+    meta.write_text("schema = [\n")
+    code, out, _ = kata("reset", GROW, "--tests")
+    assert code == 0, out
+    assert meta.read_text() == shipped
+
+
+def test_a_collection_error_is_a_failing_verdict_that_shows_the_error(kata, course):
+    (course / "katas" / FIT / "test_mine.py").write_text("def test_mine(:\n")
+    code, out, err = kata("check", FIT)
+    assert code == 1, err
+    assert "Interrupted" not in err
+    assert f"✘ {FIT}: test_mine.py could not be collected: SyntaxError: invalid syntax" in out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.is_file() and stat.read_text().split(")")[-1].split()[0] == "Z")
+
+
+ENDLESS = """\
+import subprocess
+import sys
+from pathlib import Path
+
+
+def train(seed=0):
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+    Path(__file__).with_name("child.pid").write_text(str(child.pid))
+{stuck}
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="process groups and signals: Unix")
+@pytest.mark.parametrize(
+    ("stuck", "line"),
+    [
+        ("    while True:\n        pass", "train.py:9: while True:"),
+        # A run that does not answer its alarm (here: it ignores it) is killed by the runner,
+        # which finds the line in the run's stack dump.
+        (
+            "    import signal, time\n    signal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
+            "    while True:\n        time.sleep(0.01)",
+            "train.py:12: time.sleep(0.01)",
+        ),
+    ],
+    ids=["alarm", "stack-dump"],
+)
+def test_an_endless_loop_stops_at_the_budget_with_the_learners_line_and_nothing_left(
+    kata, course, stuck, line
+):
+    learner = course / "katas" / FIT / "train.py"
+    learner.write_text(ENDLESS.format(stuck=stuck))
+    started = time.monotonic()
+    code, out, _ = kata("check", FIT, "--timeout", "2")
+    took = time.monotonic() - started
+    assert code == 1
+    assert "train.py did not finish in 2 s" in out
+    assert line in out
+    assert out.count("did not finish") == 1  # one block
+    assert took < 2 + 5 + 0.5 + 20, took  # the budget, the grace, and a loaded machine's start
+    pid = int((learner.parent / "child.pid").read_text())
+    deadline = time.monotonic() + 5
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(pid), "a process the kata started is still running"
+    assert _progress_of(course).status(FIT) == "failing"
+
+
+def test_a_timeout_must_be_positive(kata):
+    code, _, err = kata("check", FIT, "--timeout", "0")
+    assert code == 1
+    assert "--timeout must be a number of seconds above 0, not 0." in err
 
 
 def test_check_accepts_a_kata_path(kata, course):
@@ -311,6 +444,19 @@ def test_validate_runs_each_kata_broken_and_solved_and_names_a_wrong_code(kata, 
     ) in out
 
 
+def test_ship_records_the_tests_and_kata_toml_and_validate_finds_a_stale_record(kata, course):
+    tests = course / "katas" / GROW / "test_kata.py"
+    tests.write_text(tests.read_text() + "# a stricter test, not shipped yet\n")
+    code, out, _ = kata("validate", GROW, "--no-run")
+    assert code == 1
+    assert f"katas/{GROW}/test_kata.py differs from its shipped copy" in out
+    assert kata("ship", GROW)[0] == 0
+    shipped = course / "solutions" / GROW / "shipped"
+    assert (shipped / "test_kata.py").read_text() == tests.read_text()
+    assert (shipped / "kata.toml").read_text() == (tests.parent / "kata.toml").read_text()
+    assert kata("validate", GROW, "--no-run")[0] == 0
+
+
 def test_ship_records_the_current_files_as_shipped(kata, course):
     learner = course / "katas" / GROW / "train.py"
     learner.write_text(learner.read_text() + "# edited by the author\n")
@@ -429,3 +575,33 @@ def test_watch_reruns_on_save_and_moves_on_when_the_kata_passes(kata, course):
     assert f"✔ {GROW} solved" in out and "after your save" in out
     assert "Every kata is solved" in out
     assert _progress_of(course).status(GROW) == "solved"
+
+
+def test_watch_goes_on_watching_after_a_collection_error(kata, course):
+    _mark(course, FIT, SYNTAX)
+    broken = course / "katas" / GROW / "test_mine.py"
+    broken.write_text("def test_mine(:\n")
+    learner = course / "katas" / GROW / "train.py"
+    solution = (course / "solutions" / GROW / "train.py").read_text()
+
+    def repair_after_the_first_verdict() -> None:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            if _progress_of(course).status(GROW) == "failing":
+                time.sleep(0.3)
+                broken.unlink()
+                learner.write_text(solution)
+                return
+            time.sleep(0.1)
+
+    fixer = threading.Thread(target=repair_after_the_first_verdict, daemon=True)
+    guard = threading.Timer(300, lambda: os.kill(os.getpid(), signal.SIGINT))
+    fixer.start()
+    guard.start()
+    try:
+        code, out, err = kata("watch", GROW)
+    finally:
+        guard.cancel()
+    assert code == 0, err
+    assert "test_mine.py could not be collected: SyntaxError" in out
+    assert f"✔ {GROW} solved" in out

@@ -84,6 +84,22 @@ def test_accelerator_is_optional_and_false_by_default(tmp_path):
     assert meta.accelerator is False
 
 
+def test_the_time_budget_is_60_seconds_unless_the_kata_says_otherwise(tmp_path):
+    assert kata.load_meta(write_kata(tmp_path, "day11/01_zero_grad")).timeout == 60.0
+    assert kata.load_meta(write_kata(tmp_path, "day11/02_slow", timeout=120)).timeout == 120.0
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("60", "expected a number of seconds, got '60'"), (0, "more than 0"), (-1, "more than 0"),
+     (True, "expected a number of seconds, got True"), (7200, "at most 3600 seconds")],
+)  # fmt: skip
+def test_the_time_budget_is_a_positive_number_of_seconds(tmp_path, value, expected):
+    error = error_of(write_kata(tmp_path, "day11/01_zero_grad", timeout=value))
+    assert error.field == "timeout"
+    assert expected in str(error)
+
+
 def test_an_error_names_the_file_and_the_field(tmp_path):
     folder = write_kata(tmp_path, "day11/01_zero_grad", drop=("title",))
     error = error_of(folder)

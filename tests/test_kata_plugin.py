@@ -9,6 +9,7 @@ load), 03_bad_meta (kata.toml has two hints). Each has a solution that passes.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 import types
@@ -393,7 +394,9 @@ def test_a_kata_whose_test_file_cannot_be_collected_counts_as_failing(course):
     run(course, "katas/day13", "--kata-report", "report.json")
     entry = json.loads((course.path / "report.json").read_text())["katas"]["day13/01_broken_test"]
     assert (entry["status"], entry["tests"]) == ("failing", {"collection": "error"})
-    assert entry["problem"] == "test_kata.py could not be collected."
+    assert entry["problem"] == (
+        "test_kata.py could not be collected: SyntaxError: '(' was never closed"
+    )
 
 
 # -- the accelerator ------------------------------------------------------------------------------
@@ -458,3 +461,81 @@ def test_under_xdist_the_summary_and_report_are_those_of_a_plain_run(course, mon
             for finding in entry["findings"]:
                 finding.pop("location")  # relative to each process's working folder
     assert xdist == plain
+
+
+# -- solved means solved --------------------------------------------------------------------------
+def _ship(course: pytest.Pytester, kata_id: str) -> None:
+    from kata._meta import load
+    from kata._shipped import ship
+
+    ship(load(course.path / "katas" / kata_id))
+
+
+def test_an_edited_test_file_is_not_solved_and_the_learner_is_told_how_to_restore_it(course):
+    _ship(course, "day11/01_solved")
+    folder = course.path / "katas" / "day11" / "01_solved"
+    (folder / "test_kata.py").write_text("def test_ok():\n    assert True\n")
+    result = run(course, "katas/day11/01_solved", "--kata-report", "report.json")
+    assert result.ret == 1  # its own test passed, but the kata is not solved
+    result.stdout.fnmatch_lines([
+        "day11: 0 of 1 kata solved",
+        "warning: day11/01_solved: your test_kata.py differs from the course's, so the kata "
+        "cannot count as solved*'kata reset --tests day11/01_solved' restores*",
+    ])  # fmt: skip
+    entry = json.loads((course.path / "report.json").read_text())["katas"]["day11/01_solved"]
+    assert (entry["status"], entry["modified"]) == ("failing", ["test_kata.py"])
+
+
+def test_an_unedited_test_file_raises_no_warning(course):
+    _ship(course, "day11/01_solved")
+    result = run(course, "katas/day11/01_solved")
+    assert result.ret == 0
+    assert "differs" not in result.stdout.str()
+
+
+def test_a_kata_without_its_test_file_still_counts_in_its_day_as_failing(course):
+    (course.path / "katas" / "day11" / "03_assert_only" / "test_kata.py").unlink()
+    result = run(course, "katas/day11", "--kata-report", "report.json")
+    report = json.loads((course.path / "report.json").read_text())
+    entry = report["katas"]["day11/03_assert_only"]
+    assert entry["status"] == "failing"
+    assert entry["problem"].startswith("its test_kata.py is missing")
+    assert report["days"]["day11"]["katas"] == len(list((course.path / "katas/day11").iterdir()))
+    result.stdout.fnmatch_lines(["warning: day11/03_assert_only: its test_kata.py is missing*"])
+
+
+ENDLESS = """\
+def train(seed=0):
+    total = 0
+    while True:
+        total += 1
+"""
+
+
+def test_a_kata_past_its_budget_ends_with_one_block_at_the_learners_line(course):
+    add_kata(
+        course, "day13/01_endless",
+        "def test_one(kata):\n    kata.load().train()\n\n\n"
+        "def test_two(kata):\n    kata.load().train()\n",
+        train=ENDLESS,
+    )  # fmt: skip
+    meta = course.path / "katas" / "day13" / "01_endless" / "kata.toml"
+    meta.write_text(meta.read_text().replace("schema = 1\n", "schema = 1\ntimeout = 1\n"))
+    result = run(course, "katas/day13", "--kata-report", "report.json")
+    result.assert_outcomes(failed=1, skipped=1)  # the second test is not run: budget spent
+    block = block_of(result, "test_one")
+    assert re.search(
+        r"train.py did not finish in 1 s.\n  It was running train.py:(3: while True:|4: total)",
+        block,
+    ), block
+    assert result.stdout.str().count("did not finish") == 1
+    entry = json.loads((course.path / "report.json").read_text())["katas"]["day13/01_endless"]
+    assert (entry["status"], entry["timed_out"]) == ("timed out", 1.0)
+    assert entry["messages"]["test_one"].startswith("train.py did not finish in 1 s.")
+
+
+def test_kata_timeout_overrides_every_katas_budget(course):
+    add_kata(course, "day13/01_endless", "def test_one(kata):\n    kata.load().train()\n",
+             train=ENDLESS)  # fmt: skip
+    result = run(course, "katas/day13", "--kata-timeout", "0.5")
+    assert "train.py did not finish in 0.5 s." in result.stdout.str()

@@ -1,0 +1,20 @@
+TARGET_ACCURACY = 0.9
+
+
+def test_each_image_comes_out_channels_first(kata):
+    train_set, _ = kata.load("train.py").load_data(seed=kata.seed)
+    image, _ = train_set[0]
+
+    assert tuple(image.shape) == (3, 8, 8), (
+        f"One image from the data set has shape {tuple(image.shape)}; a colour image for a "
+        f"PyTorch convolution must be (channels, height, width) = (3, 8, 8), so that a batch "
+        f"is (N, C, H, W). The decoded images are (height, width, channels)."
+    )
+
+
+def test_the_cnn_trains_and_classifies_the_images(kata):
+    result = kata.load("train.py").train(seed=kata.seed)
+    assert result["val_acc"] >= TARGET_ACCURACY, (
+        f"Validation accuracy is {result['val_acc']:.1%}; the CNN should reach "
+        f"{TARGET_ACCURACY:.0%} on these bar images."
+    )
