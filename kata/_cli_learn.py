@@ -33,6 +33,14 @@ def load_progress(course: Course, err: Console) -> _progress.Progress:
     return progress
 
 
+def save_progress(progress: _progress.Progress, err: Console) -> None:
+    """Save the learner's progress; a file that cannot be written is one line, not a crash."""
+    try:
+        progress.save()
+    except _progress.ProgressSaveError as exc:
+        err.print(f"kata: warning: {exc}", style="yellow", markup=False)
+
+
 def kata_or_first_unsolved(
     course: Course, name: str | None, progress: _progress.Progress
 ) -> KataMeta | None:
@@ -194,7 +202,7 @@ def run_hint(args: argparse.Namespace, out: Console, err: Console) -> int:
             )
         elif number < total:
             out.print(f"Stuck still? 'kata hint {meta.id}' again gives hint {number + 1}.")
-    progress.save()
+    save_progress(progress, err)
     return 0
 
 
@@ -235,6 +243,10 @@ def run_reset(args: argparse.Namespace, out: Console, err: Console) -> int:
     course = Course.locate(args.root)
     meta = course.find(args.kata)
     result = _shipped.reset(meta, course.root)
+    progress = load_progress(course, err)
+    if progress.status(meta.id) is not None:  # as shipped, the kata is neither solved nor tried
+        progress.forget_run(meta.id)
+        save_progress(progress, err)
     if not result.restored:
         out.print(f"{meta.id} is already as shipped: nothing to reset.")
         return 0

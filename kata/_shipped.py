@@ -14,13 +14,12 @@ Before a reset the learner's current files are copied to
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from ._atomic import write_atomic
 from ._course import STATE_DIR, CommandError
 from ._meta import KataMeta
 
@@ -53,7 +52,7 @@ def ship(meta: KataMeta) -> list[Path]:
     for name in meta.files:
         target = shipped_file(meta, name)
         target.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomic(target, (meta.dir / name).read_bytes())
+        write_atomic(target, (meta.dir / name).read_bytes())
         written.append(target)
     return written
 
@@ -89,7 +88,7 @@ def reset(meta: KataMeta, root: Path, *, now: datetime | None = None) -> Reset:
         if current.is_file():
             shutil.copy2(current, backup / name)
     for name in changed:
-        _write_atomic(meta.dir / name, copies[name].read_bytes())
+        write_atomic(meta.dir / name, copies[name].read_bytes())
     return Reset(changed, unchanged, backup)
 
 
@@ -101,14 +100,3 @@ def _backup_dir(root: Path, meta: KataMeta, now: datetime) -> Path:
         n += 1
         candidate = base / f"{stamp}-{n}"
     return candidate
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
