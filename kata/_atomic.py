@@ -7,9 +7,10 @@ interrupted command never leaves half a file, and the file keeps its permissions
 stays 644; a new one gets the usual mode for the user's umask, not ``mkstemp``'s 600).
 
 A file that is read, changed and written back (progress, history) is changed under
-:func:`locked`: an exclusive lock on a ``NAME.lock`` file next to it (``fcntl.flock`` on
-POSIX, ``msvcrt.locking`` on Windows, an exclusively created lock file elsewhere), so that two
-``kata`` commands at once both keep their changes.
+:func:`locked`: an exclusive lock held by one command at a time (``fcntl.flock`` on the file's
+folder on POSIX, so no lock file is left behind; ``msvcrt.locking`` of a ``NAME.lock`` file on
+Windows; an exclusively created ``NAME.lock`` file elsewhere), so that two ``kata`` commands at
+once both keep their changes.
 """
 
 from __future__ import annotations
@@ -72,17 +73,17 @@ def _umask() -> int:
 def locked(path: Path | str) -> Iterator[None]:
     """Hold an exclusive lock for changing ``path`` (waits for another holder to finish).
 
-    The lock lives in ``path`` + ``.lock``, in the same folder, which must exist and be
-    writable: an ``OSError`` says so otherwise.
+    On POSIX the lock is on ``path``'s folder (one writer per folder at a time); elsewhere it
+    is a ``path.lock`` file. The folder must exist: an ``OSError`` says so otherwise.
     """
-    lock_path = Path(str(path) + LOCK_SUFFIX)
+    path = Path(path)
     try:
         import fcntl
     except ImportError:  # Windows, or a platform without flock
-        with _locked_portably(lock_path):
+        with _locked_portably(Path(str(path) + LOCK_SUFFIX)):
             yield
         return
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+    fd = os.open(path.parent, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:
