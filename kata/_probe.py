@@ -62,12 +62,13 @@ def _record(exc: BaseException, tb: Any, kata_dir: Path) -> dict[str, Any]:
         tb = tb.tb_next
     if isinstance(exc, SyntaxError) and exc.filename:
         files.append(exc.filename)  # where the bad line is, not where it was compiled
-    last = Path(files[-1]) if files else None
+    ours = [f for f in files if Path(f).parent.name == kata_dir.name]
     return {
         "type": type(exc).__name__,
         "message": str(exc),
-        "in_kata_file": bool(last and last.parent.name == kata_dir.name),
-        "file": str(last) if last else None,
+        "raised_in_kata_file": bool(files and files[-1] in ours),  # the innermost frame
+        "through_kata_file": bool(ours),
+        "file": ours[-1] if ours else None,
     }
 
 
