@@ -133,7 +133,7 @@ def _select(course: Course, names: list[str]) -> Sequence[KataMeta | KataMetaErr
         else:
             try:
                 meta = course.find(name)
-            except CommandError:
+            except (CommandError, KataMetaError):
                 if not matched:
                     raise
                 chosen.update(matched)
