@@ -67,7 +67,9 @@ TYPO_ERRORS = frozenset(
         "ModuleNotFoundError",
     }
 )
-RUN_TIMEOUT_S = 1800  # a safety net against a kata that never ends
+# A variant's run may take every kata's budget for every seed, plus starting up; past that a
+# kata must be stuck, and the run is stopped.
+_START_S = 120.0
 
 _BYPASS = (
     "{test_file} line {line}: {what}: the test reaches the kata's file without the kata "
@@ -145,7 +147,7 @@ def check_course(
         )
     result.days = day_problems(sorted({e.dir.parent for e in metas}))
     if run and metas:
-        runs = _run_course(root, metas, seeds, jobs=jobs)
+        runs = _run_course(root, metas, seeds, jobs=jobs, budget=time_budget)
         for meta in metas:
             check = result.katas[meta.id]
             budget = time_budget or _budget_of(meta)
@@ -486,8 +488,11 @@ sys.exit(max(codes))
 """
 
 
-def _run_course(root: Path, metas: list[KataMeta], seeds: int, *, jobs: int | None) -> _Runs:
+def _run_course(
+    root: Path, metas: list[KataMeta], seeds: int, *, jobs: int | None, budget: float | None
+) -> _Runs:
     runs = _Runs()
+    limit = _START_S + seeds * sum(budget or _budget_of(m) for m in metas)
     dirs = [m.dir for m in metas]
     with tempfile.TemporaryDirectory(prefix="kata-validate-") as tmp:
 
@@ -500,15 +505,22 @@ def _run_course(root: Path, metas: list[KataMeta], seeds: int, *, jobs: int | No
             if variant == "broken":
                 args.append("--kata-no-gate")  # its own asserts must catch the fault
             seed_list = ",".join(str(s) for s in range(seeds))
-            done = subprocess.run(
-                [sys.executable, "-c", _DRIVER, str(out), seed_list, *args],
-                cwd=root, env=_env(), capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
-            )  # fmt: skip
+            try:
+                done = subprocess.run(
+                    [sys.executable, "-c", _DRIVER, str(out), seed_list, *args],
+                    cwd=root, env=_env(), capture_output=True, text=True, timeout=limit,
+                )  # fmt: skip
+            except subprocess.TimeoutExpired:
+                runs.failures[variant] = (
+                    f"did not finish in {limit:.0f} s, the katas' time budgets together: a "
+                    "kata's training may never end. 'kata check KATA' on each kata finds it."
+                )
+                return
             for seed in range(seeds):
                 report, probe = out / f"report-{seed}.json", out / f"probe-{seed}.json"
                 if done.returncode not in (0, 1) or not report.is_file():
                     output = (done.stdout + done.stderr)[-3000:]
-                    runs.failures[variant] = f"pytest exited with {done.returncode}:\n{output}"
+                    runs.failures[variant] = f"stopped with exit code {done.returncode}:\n{output}"
                     return
                 runs.reports[(variant, seed)] = json.loads(report.read_text())["katas"]
                 runs.probes[(variant, seed)] = (
@@ -533,7 +545,7 @@ def run_problems(meta: KataMeta, runs: _Runs, *, seeds: int, budget: float) -> l
     """The breaches of the broken/solved contract in the runs, for every seed."""
     found: list[str] = []
     for variant, why in runs.failures.items():
-        found.append(f"The {variant} run did not finish: {why}")
+        found.append(f"The {variant} run {why}")
     if runs.failures:
         return found
     bypass = any(

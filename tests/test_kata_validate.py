@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from kata import _contract
 from kata._contract import constant_changes
 from kata.cli import main
 
@@ -182,3 +183,16 @@ def test_a_constant_the_kata_allows_is_not_flagged(tmp_path):
     )  # fmt: skip
     code, out, _ = _kata(root, "validate", "day01/03", "--no-run")
     assert code == 0, out
+
+
+def test_a_kata_that_never_ends_stops_the_run_with_one_message(tmp_path, monkeypatch):
+    root = tmp_path / "course"
+    shutil.copytree(DATA, root, ignore=shutil.ignore_patterns("conftest.py", "__pycache__"))
+    train = root / "katas" / "day01" / "01_valid" / "train.py"
+    train.write_text(
+        train.read_text().replace("    losses = []\n", "    while True:\n        pass\n")
+    )
+    monkeypatch.setattr(_contract, "_START_S", 15.0)
+    code, out, _ = _kata(root, "validate", "day01/01", "--seeds", "1", "--time-budget", "1")
+    assert code == 1
+    assert "The broken run did not finish in 16 s, the katas' time budgets together" in out
