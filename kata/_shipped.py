@@ -82,11 +82,18 @@ def reset(meta: KataMeta, root: Path, *, now: datetime | None = None) -> Reset:
     if not changed:
         return Reset([], unchanged, None)
     backup = _backup_dir(root, meta, now or datetime.now())
-    backup.mkdir(parents=True)
-    for name in changed:  # every copy is made before the first file is touched
-        current = meta.dir / name
-        if current.is_file():
-            shutil.copy2(current, backup / name)
+    try:
+        backup.mkdir(parents=True)
+        for name in changed:  # every copy is made before the first file is touched
+            current = meta.dir / name
+            if current.is_file():
+                shutil.copy2(current, backup / name)
+    except OSError as exc:
+        raise CommandError(
+            f"Cannot reset {meta.id}: your files could not be backed up to {backup} "
+            f"({exc.strerror or exc}), so nothing was changed. Make {root / STATE_DIR} "
+            "writable (chmod u+w), then run the reset again."
+        ) from None
     for name in changed:
         write_atomic(meta.dir / name, copies[name].read_bytes())
     return Reset(changed, unchanged, backup)

@@ -115,3 +115,15 @@ def test_umask_decides_the_mode_of_a_new_progress_file(kata, course, monkeypatch
         os.umask(old)
     mode = stat.S_IMODE((course / ".kata" / "progress.json").stat().st_mode)
     assert mode == 0o640
+
+
+def test_reset_that_cannot_back_up_changes_nothing_and_says_why(kata, course, monkeypatch):
+    monkeypatch.chdir(course)
+    (course / ".kata").write_text("")
+    learner = course / "katas" / GROW / "train.py"
+    learner.write_text("# mine\n")
+    code, _, err = kata("reset", GROW)
+    assert code == 1
+    assert f"kata: error: Cannot reset {GROW}: your files could not be backed up" in err
+    assert "nothing was changed" in err and "Traceback" not in err
+    assert learner.read_text() == "# mine\n"
