@@ -98,8 +98,9 @@ class CourseCheck:
 
     @property
     def failed(self) -> int:
-        subjects = [*self.katas.values()]
-        return sum(bool(k.problems) for k in subjects) + sum(bool(p) for p in self.days.values())
+        """How many katas and days have problems."""
+        katas = sum(bool(k.problems) for k in self.katas.values())
+        return katas + sum(bool(p) for p in self.days.values())
 
     def to_dict(self) -> dict[str, Any]:
         return {
