@@ -16,7 +16,7 @@ from __future__ import annotations
 from ._loader import KataLoadError
 from ._meta import KataMeta, KataMetaError, KataNotFoundError, discover, find
 from ._meta import load as load_meta
-from ._progress import Progress, ProgressWarning
+from ._progress import Progress, ProgressSaveError, ProgressWarning
 from ._progress import load as load_progress
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "KataMetaError",
     "KataNotFoundError",
     "Progress",
+    "ProgressSaveError",
     "ProgressWarning",
     "discover",
     "find",

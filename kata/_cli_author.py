@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import argparse
-import functools
+import contextlib
+import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
+from rich.syntax import Syntax
 from rich.table import Table
 
 from . import _shipped
+from ._atomic import write_atomic
 from ._break import OPERATORS, break_source
+from ._contract import check_course, unified_diff
 from ._course import CommandError, Course
 from ._meta import META_FILE, TEST_FILE, KataMeta, KataMetaError
-from ._runner import Runner, RunResult, pytest_args
-from ._scaffold import TEMPLATE_DIR, scaffold, template_texts
+from ._scaffold import scaffold, template_texts
 
 _DAY_ARG = re.compile(r"(?:day)?(\d{1,2})")
-_KATA_EXTRAS = frozenset({META_FILE, TEST_FILE, "README.md"})
 
 
 # -- kata new -------------------------------------------------------------------------------------
@@ -110,20 +112,68 @@ def run_ship(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def _select(course: Course, names: list[str]) -> Sequence[KataMeta | KataMetaError]:
-    """The katas named (kata names or days), or every kata; in course order."""
+    """The katas named (kata names or days), or every kata; in course order.
+
+    A kata whose kata.toml does not load is its error, whatever names it: a day holding it,
+    or its own name.
+    """
+    entries = course.entries()
     if not names:
-        return course.entries()
-    chosen: dict[str, KataMeta] = {}
+        return entries
+    chosen: dict[str, KataMeta | KataMetaError] = {}
     for name in names:
+        matched = _matching_errors(course, name)
         day = _DAY_ARG.fullmatch(name.strip().lower())
         if day and "/" not in name:
-            number = course.day(name)
+            number = int(day.group(1))
             chosen.update({m.id: m for m in course.katas() if m.day == number})
+            chosen.update(matched)
+            if not any(_day_number(e) == number for e in chosen.values()):
+                course.day(name)  # raises: no such day, with the days there are
         else:
-            meta = course.find(name)
+            try:
+                meta = course.find(name)
+            except (CommandError, KataMetaError):
+                if not matched:
+                    raise
+                chosen.update(matched)
+                continue
             chosen[meta.id] = meta
-    order = {m.id: i for i, m in enumerate(course.katas())}
-    return sorted(chosen.values(), key=lambda meta: order.get(meta.id, 0))
+    order = {_entry_id(e): i for i, e in enumerate(entries)}
+    return sorted(chosen.values(), key=lambda entry: order.get(_entry_id(entry), 0))
+
+
+def _entry_id(entry: KataMeta | KataMetaError) -> str:
+    if isinstance(entry, KataMeta):
+        return entry.id
+    return f"{entry.path.parent.parent.name}/{entry.path.parent.name}"
+
+
+def _day_number(entry: KataMeta | KataMetaError) -> int | None:
+    if isinstance(entry, KataMeta):
+        return entry.day
+    match = re.fullmatch(r"day0*(\d+)", entry.path.parent.parent.name)
+    return int(match.group(1)) if match else None
+
+
+def _matching_errors(course: Course, name: str) -> dict[str, KataMetaError]:
+    """Katas that do not load and that ``name`` means: their day, their folder, their slug."""
+    wanted = name.strip().strip("/").replace("\\", "/").lower()
+    wanted = wanted.removeprefix("katas/")
+    day = _DAY_ARG.fullmatch(wanted)
+    found = {}
+    for entry in course.entries():
+        if not isinstance(entry, KataMetaError):
+            continue
+        kata_dir = entry.path.parent
+        folder, day_name = kata_dir.name, kata_dir.parent.name
+        number, _, slug = folder.partition("_")
+        names = {f"{day_name}/{folder}", f"{day_name}/{number}", folder, slug}
+        by_path = Path(name).resolve() in (kata_dir.resolve(), entry.path.resolve())
+        by_day = day is not None and "/" not in wanted and _day_number(entry) == int(day.group(1))
+        if wanted in names or by_path or by_day:
+            found[_entry_id(entry)] = entry
+    return found
 
 
 # -- kata validate --------------------------------------------------------------------------------
@@ -131,125 +181,54 @@ def run_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
     course = Course.locate(args.root)
     if args.seeds < 1:
         raise CommandError(f"--seeds must be at least 1, not {args.seeds}.")
+    if args.time_budget is not None and args.time_budget <= 0:
+        raise CommandError(
+            f"--time-budget must be a number of seconds above 0, not {args.time_budget}."
+        )
     entries = _select(course, args.katas)
     if not entries:
         raise CommandError(f"No katas to validate in {course.katas_dir}.")
-    problems: dict[str, list[str]] = {}
-    metas: list[KataMeta] = []
-    for entry in entries:
-        if isinstance(entry, KataMetaError):
-            problems[f"{entry.path.parent.parent.name}/{entry.path.parent.name}"] = [str(entry)]
-            continue
-        metas.append(entry)
-        problems[entry.id] = _static_problems(course, entry)
-    runnable = metas  # every kata that loads runs: a stale copy is no reason to skip it
-    if runnable and not args.no_run:
-        with out.status(
-            f"Running {len(runnable)} kata(s), broken and solved, seeds 0..{args.seeds - 1}..."
-        ):
-            for meta, found in _run_problems(course, runnable, args.seeds).items():
-                problems[meta.id].extend(found)
-    failed = 0
-    for kata_id, found in problems.items():
-        if found:
-            failed += 1
-            out.print(f"✘ {kata_id}", style="red")
-            for problem in found:
+    runs = not args.no_run
+    what = f"Running {len(entries)} kata(s), broken and solved, seeds 0..{args.seeds - 1}..."
+    with out.status(what) if runs else contextlib.nullcontext():
+        check = check_course(
+            course.root,
+            entries,
+            seeds=args.seeds,
+            run=runs,
+            time_budget=args.time_budget,
+            template=template_texts(course),
+        )
+    metas = {m.id: m for m in entries if isinstance(m, KataMeta)}
+    for kata_id, found in check.katas.items():
+        timing = f"  {found.seconds:.1f} s" if found.seconds is not None else ""
+        diff = f"  solution: {'; '.join(found.diff)}" if found.diff else ""
+        mark, style = ("✘", "red") if found.problems else ("✔", "green")
+        out.print(f"{mark} {kata_id}{timing}{diff}", style=style, markup=False)
+        for problem in found.problems:
+            out.print(f"    {problem}", markup=False)
+        if args.diff and kata_id in metas:
+            text = unified_diff(metas[kata_id])
+            if text:
+                out.print(Syntax(text, "diff", theme="ansi_dark", background_color="default"))
+    for day, found_in_day in check.days.items():
+        if found_in_day:
+            out.print(f"✘ {day}", style="red", markup=False)
+            for problem in found_in_day:
                 out.print(f"    {problem}", markup=False)
-        else:
-            out.print(f"✔ {kata_id}", style="green")
-    ran = "" if args.no_run else f", runs with seeds 0..{args.seeds - 1}"
-    if failed:
+    if args.json:
+        path = Path(args.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, json.dumps(check.to_dict(), indent=2) + "\n")
+    ran = f", runs with seeds 0..{args.seeds - 1}" if runs else ""
+    subjects = len(check.katas) + sum(bool(p) for p in check.days.values())
+    if check.failed:
         err.print(
-            f"kata: error: {failed} of {len(problems)} kata(s) have problems (listed "
-            f"above; metadata and files{ran}).",
+            f"kata: error: {check.failed} of {subjects} kata(s) and day(s) have problems "
+            f"(listed above; metadata and files{ran}).",
             style="red",
             markup=False,
         )
         return 1
-    out.print(f"All {len(problems)} kata(s) are valid (metadata and files{ran}).")
+    out.print(f"All {len(check.katas)} kata(s) are valid (metadata and files{ran}).")
     return 0
-
-
-def _static_problems(course: Course, meta: KataMeta) -> list[str]:
-    """What is wrong with a kata's files and texts, without running it."""
-    found = []
-    template = template_texts(course)
-    for field, value in _texts(meta).items():
-        if template.get(field) == value:
-            found.append(
-                f"{meta.meta_path}: field {field!r}: still the template's text "
-                f"({TEMPLATE_DIR}); write this kata's own."
-            )
-    if not (meta.dir / TEST_FILE).is_file():
-        found.append(f"{meta.dir / TEST_FILE}: missing; a kata needs its tests.")
-    for name in meta.files:
-        solution = meta.solution_dir / name
-        if not solution.is_file():
-            found.append(f"{solution}: missing (field 'files' of {meta.meta_path} lists {name!r}).")
-        elif solution.read_bytes() == (meta.dir / name).read_bytes():
-            found.append(
-                f"{meta.dir / name}: identical to its solution {solution}; the kata has no fault."
-            )
-    allowed = _KATA_EXTRAS | set(meta.files)
-    for path in sorted(meta.dir.iterdir()):
-        if path.name not in allowed and not path.name.startswith((".", "__pycache__")):
-            found.append(
-                f"{path}: stray file; list it in field 'files' of {meta.meta_path}, or remove it."
-            )
-    found.extend(_shipped.differences(meta))
-    return found
-
-
-def _texts(meta: KataMeta) -> dict[str, str]:
-    texts = {"title": meta.title, "concept": meta.concept}
-    texts.update({f"hints[{i}]": h for i, h in enumerate(meta.hints)})
-    texts["interview.question"] = meta.interview_question
-    texts["interview.answer"] = meta.interview_answer
-    return texts
-
-
-def _run_problems(course: Course, metas: list[KataMeta], seeds: int) -> dict[KataMeta, list[str]]:
-    """Run every kata broken and solved for each seed; the broken/solved contract's breaches."""
-    found: dict[KataMeta, list[str]] = {m: [] for m in metas}
-    runner = Runner(echo=lambda text: None)  # the verdicts come from the JSON reports
-    runner.warm()
-    dirs = [m.dir for m in metas]
-    for seed in range(seeds):
-        for_seed = functools.partial(
-            pytest_args, dirs, root=course.root, seed=seed, record_progress=False
-        )
-        broken = runner.run(for_seed(), report=True)
-        solved = runner.run(for_seed(solution=True), report=True)
-        for meta in metas:
-            found[meta].extend(_contract(meta, seed, broken, solved))
-    return found
-
-
-def _contract(meta: KataMeta, seed: int, broken: RunResult, solved: RunResult) -> list[str]:
-    found = []
-    rerun = f"pytest {meta.dir} --kata-seed {seed}"
-    entry = broken.katas.get(meta.id)
-    if entry is None:
-        found.append(f"{meta.dir}: its tests did not run with seed {seed} ({rerun}).")
-    elif entry["status"] == "solved":
-        found.append(
-            f"{meta.dir}: passes as shipped with seed {seed}; the broken files must fail "
-            f"their tests ({rerun})."
-        )
-    elif sorted(entry["codes"]) != sorted(meta.codes):
-        found.append(
-            f"{meta.meta_path}: field 'codes': declares {sorted(meta.codes)}, but the broken "
-            f"run with seed {seed} reports {sorted(entry['codes'])} ({rerun})."
-        )
-    entry = solved.katas.get(meta.id)
-    if entry is None or entry["status"] != "solved":
-        tests = ", ".join(t for t, o in (entry or {}).get("tests", {}).items() if o != "passed")
-        why = f" (failing: {tests})" if tests else ""
-        codes = (entry or {}).get("codes") or []
-        findings = f"; findings: {', '.join(codes)}" if codes else ""
-        found.append(
-            f"{meta.solution_dir}: the solution does not pass with seed {seed}{why}{findings} "
-            f"({rerun} --kata-solution)."
-        )
-    return found

@@ -34,6 +34,14 @@ def load_progress(course: Course, err: Console) -> _progress.Progress:
     return progress
 
 
+def save_progress(progress: _progress.Progress, err: Console) -> None:
+    """Save the learner's progress; a file that cannot be written is one line, not a crash."""
+    try:
+        progress.save()
+    except _progress.ProgressSaveError as exc:
+        err.print(f"kata: warning: {exc}", style="yellow", markup=False)
+
+
 def kata_or_first_unsolved(
     course: Course, name: str | None, progress: _progress.Progress
 ) -> KataMeta | None:
@@ -184,10 +192,7 @@ def _record_failing(course: Course, meta: KataMeta, out: Console) -> None:
     progress = course.progress()
     if progress.status(meta.id) == SOLVED or progress.status(meta.id) is None:
         progress.mark(meta.id, "failing")
-        try:
-            progress.save()
-        except OSError as exc:
-            out.print(f"kata: warning: the progress file could not be saved: {exc}", markup=False)
+        save_progress(progress, out)
 
 
 def _raw_writer(out: Console) -> Callable[[str], None]:
@@ -223,7 +228,7 @@ def run_hint(args: argparse.Namespace, out: Console, err: Console) -> int:
             )
         elif number < total:
             out.print(f"Stuck still? 'kata hint {meta.id}' again gives hint {number + 1}.")
-    progress.save()
+    save_progress(progress, err)
     return 0
 
 
@@ -272,6 +277,10 @@ def run_reset(args: argparse.Namespace, out: Console, err: Console) -> int:
         kata_id = meta.id
         result = _shipped.reset(meta, course.root)
         what = "it is"
+        progress = load_progress(course, err)
+        if progress.status(meta.id) is not None:  # as shipped, the kata is neither solved nor tried
+            progress.forget_run(meta.id)
+            save_progress(progress, err)
     if not result.restored:
         out.print(f"{kata_id}: {what} already as shipped: nothing to reset.")
         return 0

@@ -30,6 +30,7 @@ _DAY_DIR = re.compile(r"day(\d+)")
 _KATA_DIR = re.compile(r"(\d+)_([a-z0-9_]+)")
 _FIELDS = (
     "schema", "title", "concept", "codes", "files", "accelerator", "hints", "interview", "timeout",
+    "solution_may_change",
 )  # fmt: skip
 _INTERVIEW_FIELDS = ("question", "answer")
 
@@ -67,6 +68,9 @@ class KataMeta:
     interview_answer: str
     dir: Path  # the kata's folder
     timeout: float = DEFAULT_TIMEOUT  # seconds its tests may run, together
+    # Constants (by variable or keyword name) the solution may change beyond the fault;
+    # "*" for any. kata validate flags every other change of a numeric constant.
+    solution_may_change: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -142,6 +146,7 @@ def _validate(meta_path: Path, kata_dir: Path, data: dict[str, Any]) -> KataMeta
         interview_answer=_text(meta_path, interview, "answer", prefix="interview."),
         dir=kata_dir,
         timeout=_timeout(meta_path, data),
+        solution_may_change=_may_change(meta_path, data),
     )
 
 
@@ -278,6 +283,21 @@ def _hints(meta_path: Path, data: dict[str, Any]) -> tuple[str, ...]:
     return tuple(h.strip() for h in hints)
 
 
+def _may_change(meta_path: Path, data: dict[str, Any]) -> tuple[str, ...]:
+    if "solution_may_change" not in data:
+        return ()
+    names = _string_list(meta_path, data, "solution_may_change")
+    for name in names:
+        if name != "*" and not name.isidentifier():
+            raise KataMetaError(
+                meta_path,
+                "solution_may_change",
+                f"{name!r} is not a name: list the constants the solution may change by the "
+                "variable or keyword that holds them (e.g. 'lr', 'EPOCHS'), or '*' for any.",
+            )
+    return tuple(names)
+
+
 def _did_you_mean(name: str, choices: Any) -> str:
     close = difflib.get_close_matches(name, list(choices), n=1)
     return f" Did you mean {close[0]!r}?" if close else ""
@@ -339,10 +359,10 @@ def find(root: Path | str, name: Path | str) -> KataMeta:
     ``name`` is a path (the kata folder or a file in it), an id (``day11/01_zero_grad``), a
     day and number (``day11/01``), a folder name (``01_zero_grad``) or a slug (``zero_grad``).
     """
-    as_path = Path(name)
+    as_path = Path(name).expanduser()
     for candidate in (as_path, as_path.parent):
         if (candidate / META_FILE).is_file() and as_path.exists():
-            return load(candidate)
+            return load(candidate.resolve())  # ".", "./train.py", "../03_x": name the real folder
     dirs = kata_dirs(root)
     wanted = str(name).strip().strip("/").replace("\\", "/")
     if wanted.startswith("katas/"):

@@ -6,33 +6,50 @@ Format (version 1)::
      "katas": {"day11/01_zero_grad": {"status": "solved", "hints_used": 1,
                                       "last_run": "2025-01-31T10:00:00+00:00"}}}
 
-``status`` is "solved" or "failing"; ``hints_used`` counts the hints shown (0 to 3). The file
-is written atomically (a temporary file, then ``os.replace``) so that an interrupted run never
-leaves half a file. A file that cannot be read is reported with a :class:`ProgressWarning`,
-kept next to it as ``progress.json.corrupt`` and rebuilt: progress is never a reason to crash.
+``status`` is "solved" or "failing"; ``hints_used`` counts the hints shown (0 to 3).
+
+Two ``kata`` commands may run at once (``kata watch`` in one terminal, ``kata hint`` in
+another). So a :class:`Progress` remembers the changes made to it, and :meth:`Progress.save`
+applies them to the file as it is on disk *now*, under an exclusive lock, then writes it
+atomically (kata/_atomic.py): no change is lost and an interrupted run never leaves half a file.
+
+A file that cannot be read (not JSON, not this format, nested too deeply, too large) is
+reported with a :class:`ProgressWarning`, kept next to it as ``progress.json.corrupt`` and
+rebuilt: progress is never a reason to crash. A file that cannot be written raises
+:class:`ProgressSaveError`, whose message is the one line to show; the command goes on.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import tempfile
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ._atomic import locked, write_atomic
 from ._meta import HINT_COUNT
 
 VERSION = 1
 STATUSES = ("solved", "failing")
 PROGRESS_DIR = ".kata"
 PROGRESS_FILE = "progress.json"
+# A progress file holds a few lines per kata: anything this large is not one.
+MAX_BYTES = 4 * 1024 * 1024
+
+_Change = Callable[[dict[str, dict[str, Any]]], None]
 
 
 class ProgressWarning(UserWarning):
     """The progress file could not be read and was rebuilt."""
+
+
+class ProgressSaveError(OSError):
+    """The progress file could not be written; the message says where and what to do."""
 
 
 def progress_path(root: Path | str) -> Path:
@@ -47,6 +64,7 @@ class Progress:
     path: Path
     katas: dict[str, dict[str, Any]] = field(default_factory=dict)
     problem: str | None = None  # why the file on disk was rebuilt, if it was
+    _changes: list[_Change] = field(default_factory=list, repr=False, compare=False)
 
     def status(self, kata_id: str) -> str | None:
         """ "solved", "failing", or None for a kata never run."""
@@ -60,35 +78,78 @@ class Progress:
         """Record the outcome of a run of ``kata_id``. Call :meth:`save` to keep it."""
         if status not in STATUSES:
             raise ValueError(f"A kata's status is one of {STATUSES}, not {status!r}.")
-        entry = self._entry(kata_id)
-        entry["status"] = status
-        entry["last_run"] = (when or datetime.now(timezone.utc)).isoformat(timespec="seconds")
+        stamp = (when or datetime.now(timezone.utc)).isoformat(timespec="seconds")
+
+        def change(katas: dict[str, dict[str, Any]]) -> None:
+            entry = _entry(katas, kata_id)
+            entry["status"] = status
+            entry["last_run"] = stamp
+
+        self._apply(change)
 
     def use_hint(self, kata_id: str) -> int:
         """Count one more hint seen; return its number (1 to 3; stays 3 once all are seen)."""
-        entry = self._entry(kata_id)
-        entry["hints_used"] = min(int(entry.get("hints_used", 0)) + 1, HINT_COUNT)
-        return int(entry["hints_used"])
+
+        def change(katas: dict[str, dict[str, Any]]) -> None:
+            entry = _entry(katas, kata_id)
+            entry["hints_used"] = min(int(entry.get("hints_used", 0)) + 1, HINT_COUNT)
+
+        self._apply(change)
+        return self.hints_used(kata_id)
+
+    def forget_run(self, kata_id: str) -> None:
+        """The kata is as shipped again (``kata reset``): not solved, not tried; hints stay seen."""
+
+        def change(katas: dict[str, dict[str, Any]]) -> None:
+            entry = katas.get(kata_id)
+            if entry is not None:
+                entry.pop("status", None)
+                entry.pop("last_run", None)
+
+        self._apply(change)
 
     def to_dict(self) -> dict[str, Any]:
         return {"version": VERSION, "katas": {k: dict(v) for k, v in sorted(self.katas.items())}}
 
     def save(self) -> None:
-        """Write the file atomically, creating ``.kata/`` if needed."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(self.to_dict(), indent=2) + "\n"
-        fd, tmp = tempfile.mkstemp(prefix=".progress-", suffix=".tmp", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        """Apply this object's changes to the file as it is now, under a lock; write it atomically.
 
-    def _entry(self, kata_id: str) -> dict[str, Any]:
-        # No status until the kata runs: asking for a hint first is not trying it.
-        return self.katas.setdefault(kata_id, {"hints_used": 0})
+        Raises :class:`ProgressSaveError` when ``.kata/`` or the file cannot be written.
+        """
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with locked(self.path):
+                katas = self._on_disk()
+                for change in self._changes:
+                    change(katas)
+                self.katas = katas
+                write_atomic(self.path, json.dumps(self.to_dict(), indent=2) + "\n")
+        except OSError as exc:
+            raise ProgressSaveError(
+                f"The progress file {self.path} could not be written "
+                f"({exc.strerror or exc}); this command's progress is not kept. Make "
+                f"{self.path.parent} writable (chmod u+w) to keep it."
+            ) from exc
+        self._changes.clear()
+
+    def _apply(self, change: _Change) -> None:
+        change(self.katas)
+        self._changes.append(change)
+
+    def _on_disk(self) -> dict[str, dict[str, Any]]:
+        """The file's current content (called under the lock); a corrupt one is kept aside."""
+        if not self.path.exists():
+            return {}
+        try:
+            return _parse(_read(self.path))
+        except (UnicodeDecodeError, ValueError):
+            os.replace(self.path, _corrupt_path(self.path))
+            return {}
+
+
+def _entry(katas: dict[str, dict[str, Any]], kata_id: str) -> dict[str, Any]:
+    # No status until the kata runs: asking for a hint first is not trying it.
+    return katas.setdefault(kata_id, {"hints_used": 0})
 
 
 def load(root: Path | str, *, repair: bool = True, warn: bool = True) -> Progress:
@@ -103,10 +164,26 @@ def load(root: Path | str, *, repair: bool = True, warn: bool = True) -> Progres
     if not path.exists():
         return Progress(path)
     try:
-        katas = _parse(json.loads(path.read_text(encoding="utf-8")))
+        katas = _parse(_read(path))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         return _rebuild(path, str(exc), repair=repair, warn=warn)
     return Progress(path, katas)
+
+
+def _read(path: Path) -> Any:
+    """The decoded JSON of ``path``; ValueError for a file too large or nested too deeply."""
+    size = path.stat().st_size
+    if size > MAX_BYTES:
+        raise ValueError(f"it is {size} bytes, far more than a progress file holds")
+    text = path.read_text(encoding="utf-8")
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("its JSON is nested too deeply") from None
+
+
+def _corrupt_path(path: Path) -> Path:
+    return path.with_name(path.name + ".corrupt")
 
 
 def _parse(data: Any) -> dict[str, dict[str, Any]]:
@@ -131,7 +208,7 @@ def _parse(data: Any) -> dict[str, dict[str, Any]]:
 def _rebuild(path: Path, reason: str, *, repair: bool, warn: bool) -> Progress:
     kept = ""
     if repair:
-        backup = path.with_name(path.name + ".corrupt")
+        backup = _corrupt_path(path)
         try:
             os.replace(path, backup)
             kept = f" The unreadable file was kept as {backup}."
@@ -144,6 +221,7 @@ def _rebuild(path: Path, reason: str, *, repair: bool, warn: bool) -> Progress:
     if warn:
         warnings.warn(ProgressWarning(problem), stacklevel=3)
     progress = Progress(path, problem=problem)
-    if repair:
-        progress.save()
+    if repair and kept:
+        with contextlib.suppress(ProgressSaveError):  # the next save says so, in one line
+            progress.save()
     return progress

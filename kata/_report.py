@@ -9,13 +9,13 @@ docs/kata-report.md; bump ``REPORT_VERSION`` on any change that is not an added 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from ._atomic import write_atomic
 
 REPORT_FORMAT = "torch-katas kata report"
 REPORT_VERSION = 1
@@ -169,12 +169,4 @@ class Results:
 def write_json(path: Path, data: dict[str, Any]) -> None:
     """Write ``data`` atomically, so that a reader never sees half a report."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, json.dumps(data, indent=2) + "\n")

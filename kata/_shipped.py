@@ -20,13 +20,12 @@ Before a reset the learner's current files are copied to
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from ._atomic import write_atomic
 from ._course import STATE_DIR, CommandError
 from ._meta import META_FILE, TEST_FILE, KataMeta, course_root_of
 
@@ -90,7 +89,7 @@ def ship(meta: KataMeta) -> list[Path]:
     for name in (*meta.files, *COURSE_FILES):
         target = shipped_file(meta, name)
         target.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomic(target, (meta.dir / name).read_bytes())
+        write_atomic(target, (meta.dir / name).read_bytes())
         written.append(target)
     return written
 
@@ -129,13 +128,20 @@ def _restore(kata_dir: Path, names: tuple[str, ...], root: Path, *, now: datetim
     if not changed:
         return Reset([], unchanged, None)
     backup = _backup_dir(root, kata_dir, now or datetime.now())
-    backup.mkdir(parents=True)
-    for name in changed:  # every copy is made before the first file is touched
-        current = kata_dir / name
-        if current.is_file():
-            shutil.copy2(current, backup / name)
+    try:
+        backup.mkdir(parents=True)
+        for name in changed:  # every copy is made before the first file is touched
+            current = kata_dir / name
+            if current.is_file():
+                shutil.copy2(current, backup / name)
+    except OSError as exc:
+        raise CommandError(
+            f"Cannot reset {kata_id}: your files could not be backed up to {backup} "
+            f"({exc.strerror or exc}), so nothing was changed. Make {root / STATE_DIR} "
+            "writable (chmod u+w), then run the reset again."
+        ) from None
     for name in changed:
-        _write_atomic(kata_dir / name, copies[name].read_bytes())
+        write_atomic(kata_dir / name, copies[name].read_bytes())
     return Reset(changed, unchanged, backup)
 
 
@@ -147,14 +153,3 @@ def _backup_dir(root: Path, kata_dir: Path, now: datetime) -> Path:
         n += 1
         candidate = base / f"{stamp}-{n}"
     return candidate
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

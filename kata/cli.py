@@ -218,13 +218,24 @@ def _parser() -> argparse.ArgumentParser:
         "validate",
         _cli_author.run_validate,
         "Check every kata: metadata, files, broken and solved runs (instructors).",
-        "Each kata must fail as shipped with exactly its declared finding codes, and pass",
-        "with its solution, for every seed.",
+        "Each kata must fail its own asserts as shipped (the diagnosis gate off), not by a",
+        "typo, with exactly its declared finding codes; pass with its solution, whose diff",
+        "to the shipped file changes no constant beyond the fault; and run within its time",
+        "budget, for every seed. Each kata's time and solution diff are shown.",
         "example: kata validate day11 --seeds 3",
     )
     p.add_argument("katas", nargs="*", metavar="KATA|DAY", help="what to check (default: all)")
     p.add_argument("--seeds", type=int, default=3, metavar="N", help="seeds 0..N-1 (default 3)")
     p.add_argument("--no-run", action="store_true", help="check metadata and files only")
+    p.add_argument(
+        "--time-budget",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds a kata's run may take, for every kata (default: its own, or 60)",
+    )
+    p.add_argument("--diff", action="store_true", help="show each solution's full diff")
+    p.add_argument("--json", metavar="PATH", help="also write the findings as JSON")
 
     p = command(
         "ship",

@@ -760,6 +760,8 @@ class _Results:
             for progress in by_root.values():
                 try:
                     progress.save()
+                except _progress.ProgressSaveError as exc:  # its message is the one line to show
+                    self.run.problems.append(str(exc))
                 except OSError as exc:
                     self.run.problems.append(f"The progress file could not be saved: {exc}")
         return by_root

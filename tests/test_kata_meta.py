@@ -271,3 +271,26 @@ def test_the_template_folder_is_not_discovered_as_a_kata(tmp_path):
     shutil.copytree(REPO / "katas" / "_template", tmp_path / "katas" / "_template")
     write_kata(tmp_path, "day11/01_zero_grad")
     assert [meta.id for meta in kata.discover(tmp_path)] == ["day11/01_zero_grad"]
+
+
+# -- solution_may_change ------------------------------------------------------------------------
+def test_a_kata_allows_no_changed_constant_unless_it_says_so(tmp_path):
+    assert kata.load_meta(write_kata(tmp_path, "day11/01_x")).solution_may_change == ()
+    allowed = write_kata(tmp_path, "day11/02_y", solution_may_change=["lr", "EPOCHS"])
+    assert kata.load_meta(allowed).solution_may_change == ("lr", "EPOCHS")
+    anything = write_kata(tmp_path, "day11/03_z", solution_may_change=["*"])
+    assert kata.load_meta(anything).solution_may_change == ("*",)
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("lr", "expected a list of strings, got 'lr'"),
+        (["learning rate"], "'learning rate' is not a name"),
+        (["0.1"], "'0.1' is not a name"),
+    ],
+)
+def test_solution_may_change_names_constants(tmp_path, value, words):
+    error = error_of(write_kata(tmp_path, "day11/01_x", solution_may_change=value))
+    assert error.field == "solution_may_change"
+    assert words in str(error)
