@@ -139,6 +139,7 @@ class _Run:
     use_progress: bool
     traceback: bool
     gate: bool = True
+    authoring: bool = False  # the course's own files are being written: unshipped edits are work
     timeout: float | None = None  # --kata-timeout: every kata's budget, instead of its own
     spent: dict[Path, float] = field(default_factory=dict)  # seconds of tests, per kata folder
     timed_out: dict[Path, float] = field(default_factory=dict)  # kata folder -> its budget
@@ -234,6 +235,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="judge the katas by their tests' own asserts alone: a diagnosis is still shown "
         "but no longer fails a passing test (for authors proving a kata's tests)",
     )  # fmt: skip
+    group.addoption(
+        "--kata-authoring", action="store_true",
+        help="the course's own files (test_kata.py, kata.toml) are being edited: an edit not yet "
+        "recorded with 'kata ship' is work in progress, not a learner's tampering",
+    )  # fmt: skip
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -245,6 +251,7 @@ def pytest_configure(config: pytest.Config) -> None:
         use_progress=not config.getoption("kata_no_progress"),
         traceback=config.getoption("kata_traceback"),
         gate=not config.getoption("kata_no_gate"),
+        authoring=config.getoption("kata_authoring"),
         timeout=config.getoption("kata_timeout"),
     )
     _register_stack_dump()
@@ -714,8 +721,10 @@ class _Results:
                 problem = _NO_TESTS.format(kata=kata_id)
                 self._add_problem(kata_dir, f"{TEST_FILE}::empty", problem)
                 run.problems.append(f"{kata_id}: {problem}")
-        # With --kata-solution: the author's files; a test edited before 'kata ship' is work.
-        for result in [] if run.solution else run.results.katas.values():
+        # With --kata-solution or --kata-authoring: the author's files; a test edited before
+        # 'kata ship' is work.
+        authors = run.solution or run.authoring
+        for result in [] if authors else run.results.katas.values():
             kata_dir = Path(result.root) / "katas" / result.id
             if not kata_dir.is_dir():
                 kata_dir = Path(result.root) / result.id
