@@ -160,7 +160,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--timed",
         action="store_true",
-        help=f"{_drill.TIME_LIMIT:.0f} s per question; slower answers count as wrong",
+        help=f"a {_drill.TIME_LIMIT:.0f} s countdown per question; slower answers count as wrong",
     )
     p.add_argument(
         "--answers",
@@ -176,7 +176,17 @@ def _parser() -> argparse.ArgumentParser:
         help="draw the same rounds again (default: a new draw each time)",
     )
     p.add_argument(
-        "--no-interview", action="store_true", help="fault rounds only, no interview questions"
+        "--no-interview", action="store_true", help="code rounds only, no interview questions"
+    )
+    p.add_argument(
+        "--weakest",
+        action="store_true",
+        help="draw from the topics you miss most (from .kata/drill-history.json)",
+    )
+    p.add_argument(
+        "--pool",
+        action="store_true",
+        help="verify every round under the diagnostics and show the pool per day; no drill",
     )
 
     p = command(
