@@ -214,7 +214,7 @@ def _show_pool(pool: Pool, key: AnswerKey, days: list[int], out: Console) -> int
     key.save()
     out.print(table)
     for line in dropped:
-        out.print(f"  dropped {line}", markup=False, soft_wrap=False)
+        out.print(f"  dropped {line}", markup=False)
     out.print(
         f"Verified in {time.monotonic() - started:.1f} s ({key.ran} round(s) run, the rest "
         "from .kata/drill-verdicts.json). Every round drawn is one of those kept.",

@@ -239,8 +239,9 @@ def test_an_interview_answer_is_scored_by_the_key_points_it_covers(drill, monkey
 
     def only_this_question(metas, *, days, interview=True):
         pool = real(metas, days=days, interview=interview)
-        pool.questions = [_rounds.Round("interview", None, "question: dropout-scaling",
-                                        day=12, topic=question.topic, question=question)]  # fmt: skip
+        source = "question: dropout-scaling"
+        bank = _rounds.Round("interview", None, source, day=12, topic=question.topic)
+        pool.questions = [_rounds.Round(**{**bank.__dict__, "question": question})]
         return pool
 
     monkeypatch.setattr(_drill, "build_pool", only_this_question)
