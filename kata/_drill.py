@@ -124,7 +124,7 @@ def run_drill(args: argparse.Namespace, out: Console, err: Console) -> int:
         return _show_pool(pool, key, days, out)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(10**6)
     rng = random.Random(seed)
-    weak = _weak_topics(course, err) if args.weakest else ()
+    weak = _weak_topics(course, err, pool) if args.weakest else ()
     if args.weakest and not weak:
         out.print("No topic missed in the drill history yet: drawing as usual.")
     with out.status("Drawing rounds and checking them under the diagnostics..."):
@@ -143,7 +143,9 @@ def run_drill(args: argparse.Namespace, out: Console, err: Console) -> int:
     outcomes = []
     for number, round_ in enumerate(rounds, start=1):
         out.print()
-        out.rule(f"Round {number} of {len(rounds)} · {round_.topic}")
+        # A code round's topic would give its answer away (it says "correct loops").
+        topic = f" · {round_.topic}" if round_.kind == "interview" else ""
+        out.rule(f"Round {number} of {len(rounds)}{topic}")
         if round_.kind == "fault":
             outcomes.append(_fault_round(round_, rng, answers, key, out, timed=args.timed))
         else:
@@ -576,8 +578,11 @@ def _weakest(topics: dict[str, dict[str, Any]]) -> tuple[str, ...]:
     return tuple(t for t, _ in missed[:WEAKEST_TOPICS])
 
 
-def _weak_topics(course: Course, err: Console) -> tuple[str, ...]:
-    return _weakest(_read_history(course, err, repair=False)["topics"])
+def _weak_topics(course: Course, err: Console, pool: Pool) -> tuple[str, ...]:
+    """The weakest topics of the history that this pool (this --day) has rounds of."""
+    present = {r.topic for r in [*pool.code_rounds(), *pool.questions]}
+    topics = _read_history(course, err, repair=False)["topics"]
+    return _weakest({t: e for t, e in topics.items() if t in present})
 
 
 def _summary(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -256,3 +258,19 @@ def test_an_interview_answer_is_scored_by_the_key_points_it_covers(drill, monkey
     assert item["needed"] == 2 and item["right"] is True
     assert "Key points covered: 2 of 4 (2 needed)." in out
     assert "✔ each activation is zeroed" in out and "✘ in eval mode dropout" in out
+
+
+def test_a_timed_round_counts_down_while_the_learner_types(drill, monkeypatch):
+    class SlowStdin:
+        def readline(self) -> str:
+            time.sleep(0.6)  # the learner takes longer than the (shortened) time limit
+            return "a\n"
+
+    monkeypatch.setattr(_drill, "TIME_LIMIT", 0.4)
+    monkeypatch.setattr(_drill, "WARN_BEFORE", 0.3)
+    monkeypatch.setattr(sys, "stdin", SlowStdin())
+    code, out, _ = drill("--seed", "3", "--count", "1", "--no-interview", "--timed")
+    assert code == 0
+    assert "[0 s left]" in out
+    assert "⏳ 0 s left." in out and "⌛ Time is up: this answer will count as a miss." in out
+    assert "Over time" in out
