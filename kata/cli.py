@@ -155,7 +155,9 @@ def _parser() -> argparse.ArgumentParser:
         "Interview drill: spot the fault in broken training loops.",
         _drill.DETAILS,
     )
-    p.add_argument("--day", metavar="N", help="draw from this day only")
+    p.add_argument(
+        "--day", metavar="N", help="draw only what day N teaches: its katas, codes and questions"
+    )
     p.add_argument("--count", type=int, default=5, metavar="K", help="rounds (default 5)")
     p.add_argument(
         "--timed",
