@@ -319,9 +319,7 @@ def _focus_line(round_: Round) -> int:
 
 
 def _where(round_: Round) -> str:
-    if round_.meta is None:
-        return round_.file
-    return f"{round_.file} ({round_.meta.day_name})"
+    return f"{round_.file} (day{round_.day:02d})" if round_.day else round_.file
 
 
 def _reveal_diagnosis(round_: Round, key: AnswerKey, out: Console) -> Run:
@@ -452,7 +450,7 @@ class _Answers:
         if not self.scripted:
             try:
                 with self._countdown(deadline):
-                    return self.out.input(prompt).strip()
+                    return self.out.input(prompt, markup=False).strip()
             except EOFError:
                 raise CommandError(
                     "The input ended before the drill did; pass --answers for a scripted run."

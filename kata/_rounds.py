@@ -154,7 +154,8 @@ def correct_rounds(metas: list[KataMeta], *, days: set[int]) -> list[Round]:
         text = path.read_text(encoding="utf-8")
         day = _declared_day(text)
         if day in days:
-            rounds.append(_correct_round(None, f"correct loop: {path.stem}", path.name, text, day))
+            # Shown as train.py, like every round: its own name would give the answer away.
+            rounds.append(_correct_round(None, f"correct loop: {path.stem}", "train.py", text, day))
     return rounds
 
 
@@ -355,7 +356,7 @@ def _diagnose(round_: Round) -> Run:
                 shutil.copy(solution_dir / name, folder / name)  # other files, for imports
         path = folder / round_.file
         path.write_text(round_.broken, encoding="utf-8")
-        label = f"drill_{meta.day_name}_{meta.name}" if meta else f"drill_{Path(round_.file).stem}"
+        label = f"drill_{meta.day_name}_{meta.name}" if meta else "drill_correct_loop"
         with contextlib.ExitStack() as stack:
             stack.enter_context(contextlib.redirect_stdout(io.StringIO()))  # the epoch logs
             stack.enter_context(warnings.catch_warnings())  # torch's own warnings, shown
