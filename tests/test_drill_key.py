@@ -274,3 +274,26 @@ def test_a_timed_round_counts_down_while_the_learner_types(drill, monkeypatch):
     assert "[0 s left]" in out
     assert "⏳ 0 s left." in out and "⌛ Time is up: this answer will count as a miss." in out
     assert "Over time" in out
+
+
+def test_pool_verifies_every_round_and_prints_the_pool_per_day(drill, course):
+    code, out, _ = drill("--pool")
+    assert code == 0
+    assert "Drill pool" in out and "day01" in out and "Verified in" in out
+    cache = json.loads((course / ".kata" / "drill-verdicts.json").read_text())
+    code, out, _ = drill("--pool")  # the second time, every verdict comes from the cache
+    assert code == 0 and "(0 round(s) run" in out
+    assert json.loads((course / ".kata" / "drill-verdicts.json").read_text()) == cache
+
+
+def test_a_history_of_the_first_version_is_kept_and_extended(drill, course):
+    old = {"version": 1, "sessions": [{"score": 1, "total": 2, "seed": 3, "when": "x"}]}
+    (course / ".kata").mkdir()
+    path = course / ".kata" / "drill-history.json"
+    path.write_text(json.dumps(old))
+    code, out, err = drill("--seed", "3", "--count", "1", "--no-interview", "--answers", "a")
+    assert code == 0 and err == ""
+    history = json.loads(path.read_text())
+    assert history["version"] == 2 and history["sessions"][0] == old["sessions"][0]
+    assert sum(t["total"] for t in history["topics"].values()) == 1
+    assert "over 2 session(s)" in out
