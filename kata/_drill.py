@@ -132,6 +132,12 @@ def run_drill(args: argparse.Namespace, out: Console, err: Console) -> int:
     key.save()
     if not rounds:
         where = f" on day {args.day}" if args.day else ""
+        if pool.code_rounds():
+            raise CommandError(
+                f"No round to drill{where}: none of its {len(pool.code_rounds())} code rounds "
+                "reported what it expects when run under the diagnostics. Run 'kata drill "
+                "--pool' to see what each one reports."
+            )
         raise CommandError(f"No katas to drill{where}: the course has no kata with a fault yet.")
     answers = _Answers(out, scripted)
     out.print(

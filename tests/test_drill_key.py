@@ -150,11 +150,13 @@ def test_a_round_whose_verdict_disagrees_is_never_drawn(drill, course, tmp_path)
         verdict["codes"] = ["shape-mismatch"]  # every fault now "reports" something else
     key_file.write_text(json.dumps(data))
     report = tmp_path / "r.json"
-    code, _, _ = drill("--seed", "3", "--count", "3", "--no-interview",
-                       "--answers", "a,a,a", "--report", str(report))  # fmt: skip
+    code, _, err = drill("--seed", "3", "--count", "3", "--no-interview",
+                         "--answers", "a,a,a", "--report", str(report))  # fmt: skip
     # Only a round expecting exactly shape-mismatch could be confirmed: there is none, and
     # correct loops need a silent run, so nothing is left to draw.
     assert code == 1
+    assert "reported what it expects when run under the diagnostics" in err
+    assert "'kata drill --pool'" in err and not report.exists()
 
 
 def test_a_changed_source_is_a_new_verdict(course):
