@@ -81,6 +81,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "dropout|batchnorm|batch norm|bn + on|active|train* + during|in + validat*|eval*|test*",
         "validat*|evaluat*|test* + in|during + train mode|training mode",
         "eval + not called|never called",
+        "batchnorm|batch norm|bn|running + statistic*|stats|mean* + validat*|eval*|test*",
     ),
     "eval-mode-in-training": (
         f"{_MISSING_NO} + model train|train mode|train",
@@ -94,11 +95,12 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "evaluat*|validat*|eval* + build*|graph*|memory|autograd",
         "graph* + evaluat*|validat*|eval*",
         "evaluat*|validat* + without + no grad",
+        "eval*|evaluat*|validat*|test* + not|outside|isnt + no grad|inference mode",
     ),
     "device-mismatch": (
         "device* + mismatch*|different|wrong|mix*",
         "cpu + gpu|cuda|device|accelerator",
-        f"{_MISSING_NO} + to device|to|cuda",
+        f"{_MISSING_NO} + to device|to cuda|cuda|device",
         "tensor*|batch*|model|input*|data + on|left on + cpu|wrong device",
         "device*",
     ),
@@ -125,6 +127,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "scheduler-before-optimizer": (
         "schedul*|lr scheduler + before + optimizer*|step",
         "schedul* + step* + first|early|order",
+        "schedul* + first|too early|before",
         "optimizer + step + after + schedul*",
     ),
     "scheduler-per-batch": (
