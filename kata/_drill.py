@@ -8,8 +8,9 @@ tricky-but-correct loops, and each is shown only once the answer key has run it 
 diagnostics and found exactly what it claims (``kata/_answer_key.py``). The answer is
 revealed with what the diagnostics report when that code runs, and the fix as a diff.
 
-Interview rounds ask the days' questions: a kata's ``[interview]`` question (self-graded),
-or one of ``kata/_interview.py``, scored by the key points the answer covers.
+Interview rounds ask the days' questions: a kata's ``[interview]`` question or one of
+``kata/_interview.py``, scored by the key points the answer covers (a kata question with no
+key points listed is graded by the learner, y or n).
 
 Scores, per round and per topic, go to ``.kata/drill-history.json``; ``--weakest`` draws
 from the topics missed most; ``--report`` writes each question's result.
@@ -55,8 +56,8 @@ DETAILS = (
     "letter, the finding code or your own words ('forgot zero_grad'), 'nothing' if it is\n"
     "correct, or '?' for a hint. The answer comes with what the diagnostics report when that\n"
     "code runs, and the fix. Interview rounds ask the days' questions: type your answer; it is\n"
-    "scored by the key points it covers (a kata's own question: say y/n after the model\n"
-    "answer). Scores are kept per topic in .kata/drill-history.json.\n"
+    "scored by the key points it covers. Scores are kept per topic in\n"
+    ".kata/drill-history.json.\n"
     "Scripted: --answers 'b,?,a,y' (one per question, plus one per '?'), or a file with one\n"
     "per line.\nexample: kata drill --day 11 --count 6 --timed"
 )
@@ -411,7 +412,8 @@ def _scored_round(round_: Round, answers: _Answers, out: Console, *, timed: bool
     """A question of kata/_interview.py: the answer is scored by the key points it covers."""
     question = round_.question
     assert question is not None
-    out.print(f"Interview question (day {question.day}, {question.topic}):", style="bold")
+    where = round_.meta.id if round_.meta is not None else f"day {question.day}"
+    out.print(f"Interview question ({where}, {question.topic}):", style="bold")
     out.print(question.text, markup=False, soft_wrap=False)
     started = time.monotonic()
     deadline = started + TIME_LIMIT if timed else None

@@ -520,3 +520,264 @@ QUESTIONS: tuple[Question, ...] = (
         ),
     ),
 )
+
+
+# -- the katas' own questions ---------------------------------------------------------------------
+# Key points for the [interview] question of each kata (kata.toml), by kata id. A kata listed
+# here is scored like the questions above; one that is not is graded by the learner (y/n).
+KATA_POINTS: dict[str, tuple[KeyPoint, ...]] = {
+    "day11/01_gradients_pile_up": (
+        _p("backward() adds to .grad, it does not overwrite it", "accumulat*|add*|sum*|pile*"),
+        _p(
+            "forgetting it makes each step use the sum of past gradients: steps grow, diverge",
+            "grow*|larger|bigger|diverg*|oscillat*|explod*|unstable|sum of",
+        ),
+        _p("call zero_grad() once per step, before backward()", "before + backward|step"),
+    ),
+    "day11/02_grads_cleared_before_step": (
+        _p("zero_grad(), then backward(), then step()", "zero grad + backward + step"),
+        _p("backward() fills .grad; step() uses it", "fill*|comput*|writ*|us* + grad*"),
+        _p(
+            "clearing between them throws the gradients away: nothing trains, no error",
+            "nothing train*|no update*|not train|skip*|throw*|no error|silent*|wasted|lost",
+        ),
+    ),
+    "day11/03_scheduler_before_optimizer": (
+        _p("after optimizer.step()", "after + optimizer|step"),
+        _p("once per epoch for an epoch scheduler", "epoch"),
+        _p(
+            "called first it skips its first value: each epoch uses the next epoch's rate",
+            "skip*|next|wrong + rate|lr|value|epoch",
+            "warn*",
+        ),
+    ),
+    "day11/04_scheduler_per_batch": (
+        _p("StepLR counts step() calls, not epochs", "count*|calls|every 30"),
+        _p("stepped per batch, it decays 30 times too often", "batch*|iteration*"),
+        _p(
+            "epoch schedulers once per epoch; OneCycleLR and the like per batch",
+            "once per epoch|per epoch|each epoch|every epoch",
+            "onecycle*|one cycle",
+        ),
+    ),
+    "day11/05_optimizer_over_a_copy": (
+        _p(
+            "the optimizer holds references to the original parameter tensors",
+            "reference*|original|other|old|different + param*|tensor*|model",
+        ),
+        _p(
+            "so step() updates parameters without gradients: nothing changes, no error",
+            "nothing chang*|no update*|not updat*|flat|no weight chang*|no error|silent*",
+        ),
+        _p(
+            "build it after the model is final; check a parameter changed",
+            "after|final|build + optimizer",
+            "check*|compar*|verify + param*|weight*|chang*",
+        ),
+    ),
+    "day11/06_loss_goes_nan": (
+        _p("first the learning rate: too large, lower it", "learning rate|lr|rate"),
+        _p(
+            "then the loss: log(0), division by zero, exp overflow; and the inputs",
+            "log|exp*|divi*|overflow*|input*|data",
+        ),
+        _p(
+            "find the first bad step: isfinite, detect_anomaly",
+            "isfinite|isnan|detect anomaly|anomaly|check* + nan|finite|each step",
+        ),
+    ),
+    "day11/07_adam_weight_decay": (
+        _p("Adam's weight_decay is L2 added to the gradient", "l2|gradient|grad"),
+        _p(
+            "scaled by the adaptive denominator: large-gradient weights barely decay",
+            "adaptive|denominator|scal*|divid*|coupl*|barely",
+        ),
+        _p("AdamW decouples it: w -= lr * wd * w", "decoupl*|separate*|direct*|adamw"),
+    ),
+    "day11/08_batches_on_cpu": (
+        _p("all tensors of an op must be on one device", "same device|one device|device*"),
+        _p(
+            "the DataLoader yields CPU tensors: validation loop forgot .to(device)",
+            "validat*|eval*|dataloader|loader|cpu",
+        ),
+        _p(
+            "move each batch with x = x.to(device), device read from the model",
+            "to device|to cuda|move*|parameters device",
+        ),
+    ),
+    "day11/09_loss_broadcast": (
+        _p("prediction (N, 1) and target (N,) differ in shape", "shape*|n 1|dimension*"),
+        _p(
+            "they broadcast to (N, N): the model learns the mean",
+            "broadcast*|n n|every pair|mean|average",
+        ),
+        _p(
+            "make the shapes match (squeeze / unsqueeze) and assert it",
+            "squeeze*|unsqueeze*|match|assert|view|reshape|flatten",
+        ),
+    ),
+    "day11/10_training_under_no_grad": (
+        _p("no", "no|wrong|not"),
+        _p(
+            "the graph was cut: no_grad, inference_mode, detach, item, numpy",
+            "no grad|inference mode|detach*|item|numpy|graph",
+        ),
+        _p(
+            "requires_grad on the loss only silences it: no parameter gets a gradient",
+            "silenc*|hides|no param*|nothing|does nothing|no gradient*|not reach|stops",
+        ),
+    ),
+    "day11/11_tensor_created_in_forward": (
+        _p(
+            "to() moves parameters and buffers, not tensors created in forward()",
+            "parameters|buffer*|regist*",
+        ),
+        _p(
+            "a new tensor goes to the default device, the CPU",
+            "default|cpu|created|new tensor|torch zeros|torch randn",
+        ),
+        _p(
+            "create it from the input (zeros_like, device=x.device) or register a buffer",
+            "like|x device|device x|new zeros|register buffer|register*",
+        ),
+    ),
+    "day11/12_metrics_to_numpy": (
+        _p("NumPy needs host memory; a GPU tensor is on the device", "host|cpu|memory|device"),
+        _p("copy with .cpu() (and .detach())", "cpu"),
+        _p(
+            "keep metrics on the device and copy once; .item() for a number",
+            "item|once|per epoch|sync*|on the device",
+        ),
+    ),
+    "day11/13_model_left_on_cpu": (
+        _p("not for plain model.to(device)", "no|not|doesnt|does not"),
+        _p("to() moves parameters in place: the optimizer's tensors move", "in place|same|data"),
+        _p(
+            "optimizer state (moments, a checkpoint) is not moved: load it after moving",
+            "state|moment*|checkpoint|load*",
+        ),
+    ),
+    "day12/01_dropout_in_validation": (
+        _p("the model is still in training mode: dropout is on", "train* mode|dropout"),
+        _p("the score is noisy / random and too low", "nois*|random*|vary|varies|low|chang*"),
+        _p("call model.eval() before evaluating", "model eval|eval"),
+    ),
+    "day12/02_train_mode_never_restored": (
+        _p(
+            "they set the training flag of every submodule",
+            "flag|training attribute|submodule*|self training",
+        ),
+        _p(
+            "dropout and BatchNorm change behaviour (masks / batch vs running statistics)",
+            "dropout + batchnorm|batch norm|bn",
+        ),
+        _p(
+            "they do not touch gradients, parameters, shapes or devices",
+            "not + grad*|gradient*|no grad|param*|shape*|device*",
+        ),
+    ),
+    "day12/03_batchnorm_learns_validation_data": (
+        _p("yes", "yes|can"),
+        _p(
+            "BatchNorm in training mode updates its running statistics at every forward",
+            "running|statistic*|stats|buffer*",
+        ),
+        _p("no_grad does not stop it: use model.eval()", "model eval|eval"),
+    ),
+    "day12/04_functional_dropout_ignores_eval": (
+        _p("no", "no|not"),
+        _p(
+            "F.dropout has training=True by default and ignores model.eval()",
+            "ignor*|training true|default|no module",
+        ),
+        _p(
+            "pass training=self.training or use nn.Dropout",
+            "self training|nn dropout|module",
+        ),
+    ),
+    "day12/05_best_weights_alias": (
+        _p(
+            "copy them: deepcopy the state dict or clone each tensor",
+            "deepcopy|deep copy|clone|copy",
+        ),
+        _p(
+            "state_dict() shares storage with the live parameters",
+            "share*|reference*|alias*|same storage|live|view*",
+        ),
+        _p("restore with load_state_dict", "load state dict|restor*|load"),
+    ),
+    "day12/06_early_stopping_on_training_loss": (
+        _p("the validation loss or metric", "validation|val|held out"),
+        _p(
+            "the training loss keeps falling: it never shows overfitting",
+            "overfit*|keeps + decreas*|falling|going down|dropping",
+            "never + stop*|rise*|increase*",
+        ),
+        _p("patience, and restore the best weights", "patience|best + weight*|epoch|model"),
+    ),
+    "day12/07_channels_last_images": (
+        _p("the batch is channels-last (N, H, W, C)", "channels last|n h w c|last"),
+        _p("Conv2d expects (N, C, H, W)", "n c h w|channels first|dimension 1|first"),
+        _p(
+            "permute, not reshape / view",
+            "permute*|transpose|totensor",
+        ),
+    ),
+    "day12/08_batch_of_one": (
+        _p(
+            "the last batch has one sample (the data set size leaves a remainder of 1)",
+            "last batch|remainder|one sample|single sample|batch of one|size 1",
+        ),
+        _p(
+            "BatchNorm in training mode cannot compute a variance from one value",
+            "variance|statistic*|one value|single value",
+        ),
+        _p("drop_last=True, or a batch size that divides the data", "drop last|divid*|batch size"),
+    ),
+    "day12/09_softmax_before_cross_entropy": (
+        _p("no", "no|not|shouldnt|should not"),
+        _p(
+            "CrossEntropyLoss expects logits and applies log_softmax itself",
+            "logit*|log softmax|internal*|itself|already",
+        ),
+        _p(
+            "softmax twice caps the loss and shrinks the gradients",
+            "twice|double|shrink*|small* + grad*|vanish*|cap*|flat*|slow*",
+        ),
+    ),
+    "day12/10_batchnorm1d_in_a_cnn": (
+        _p(
+            "per channel, over the batch and all H x W positions",
+            "per channel|each channel|channel*",
+            "batch + spatial|position*|h w|h x w|height",
+        ),
+        _p("num_features = C, the previous conv's out_channels", "out channels|c|channels"),
+        _p(
+            "BatchNorm1d is for (N, C) or (N, C, L) and rejects 4-D input",
+            "batchnorm1d|1d|n c l|4 d|4d",
+        ),
+    ),
+    "day12/11_evaluation_builds_graphs": (
+        _p("no", "no|not"),
+        _p("eval() only switches dropout / BatchNorm", "dropout|batchnorm|batch norm|layers"),
+        _p(
+            "no_grad stops graph recording: saves memory and time",
+            "graph*|memory|autograd|activation*|faster|time",
+        ),
+    ),
+    "day12/12_dropout_without_rescaling": (
+        _p(
+            "zeroing with probability p lowers the expected value to (1 - p)",
+            "expect*|mean|average|1 p",
+        ),
+        _p(
+            "scaling by 1/(1-p) keeps the expectation, so eval is the identity",
+            "identity|eval* + nothing|same|unchanged|no scal*",
+            "inverted",
+        ),
+        _p(
+            "without it, activations at evaluation would be larger than in training",
+            "larger|bigger|scale|mismatch|differ*",
+        ),
+    ),
+}

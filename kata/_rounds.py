@@ -27,7 +27,7 @@ from typing import Any
 from . import _shipped
 from ._answers import NOTHING
 from ._break import OPERATORS, BreakError, break_source
-from ._interview import QUESTIONS, Question
+from ._interview import KATA_POINTS, QUESTIONS, Question
 from ._meta import KataMeta
 from ._source import first_changed_line
 
@@ -184,16 +184,15 @@ def interview_rounds(metas: list[KataMeta], *, days: set[int]) -> list[Round]:
     """The katas' own questions, and the questions of ``kata/_interview.py`` for ``days``."""
     from diagnostics import CATALOGUE
 
-    rounds = [
-        Round(
-            "interview",
-            m,
-            m.id,
-            day=m.day,
-            topic=CATALOGUE[m.codes[0]].family if m.codes else "interview",
-        )
-        for m in metas
-    ]
+    rounds = []
+    for m in metas:
+        topic = CATALOGUE[m.codes[0]].family if m.codes else "interview"
+        points = KATA_POINTS.get(m.id)
+        question = None
+        if points is not None:  # scored by its key points; otherwise graded by the learner
+            text, answer = m.interview_question, m.interview_answer
+            question = Question(m.id, m.day, topic, text, " ".join(answer.split()), points)
+        rounds.append(Round("interview", m, m.id, day=m.day, topic=topic, question=question))
     rounds += [
         Round("interview", None, f"question: {q.id}", day=q.day, topic=q.topic, question=q)
         for q in QUESTIONS

@@ -111,3 +111,21 @@ def test_an_answer_that_misses_the_point_covers_no_key_point():
     question = _question("dropout-scaling")
     assert not any(covered(question, "It makes training better and the model is regularized."))
     assert not any(covered(question, ""))
+
+
+def test_the_katas_questions_have_key_points_their_model_answers_cover():
+    from pathlib import Path
+
+    from kata._interview import KATA_POINTS, Question
+    from kata._meta import discover
+
+    metas = {m.id: m for m in discover(Path(__file__).resolve().parent.parent)}
+    assert set(KATA_POINTS) <= set(metas)  # no key points for a kata that is gone
+    for kata_id, points in KATA_POINTS.items():
+        meta = metas[kata_id]
+        assert 3 <= len(points) <= 6
+        question = Question(kata_id, meta.day, "", meta.interview_question,
+                            meta.interview_answer, points)  # fmt: skip
+        assert all(covered(question, meta.interview_answer)), kata_id
+        vague = covered(question, "I am not sure, it is something about the training.")
+        assert sum(vague) < question.needed, kata_id
