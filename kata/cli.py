@@ -165,12 +165,14 @@ def _parser() -> argparse.ArgumentParser:
         "Interview drill: spot the fault in broken training loops.",
         _drill.DETAILS,
     )
-    p.add_argument("--day", metavar="N", help="draw from this day only")
+    p.add_argument(
+        "--day", metavar="N", help="draw only what day N teaches: its katas, codes and questions"
+    )
     p.add_argument("--count", type=int, default=5, metavar="K", help="rounds (default 5)")
     p.add_argument(
         "--timed",
         action="store_true",
-        help=f"{_drill.TIME_LIMIT:.0f} s per question; slower answers count as wrong",
+        help=f"a {_drill.TIME_LIMIT:.0f} s countdown per question; slower answers count as wrong",
     )
     p.add_argument(
         "--answers",
@@ -186,7 +188,17 @@ def _parser() -> argparse.ArgumentParser:
         help="draw the same rounds again (default: a new draw each time)",
     )
     p.add_argument(
-        "--no-interview", action="store_true", help="fault rounds only, no interview questions"
+        "--no-interview", action="store_true", help="code rounds only, no interview questions"
+    )
+    p.add_argument(
+        "--weakest",
+        action="store_true",
+        help="draw from the topics you miss most (from .kata/drill-history.json)",
+    )
+    p.add_argument(
+        "--pool",
+        action="store_true",
+        help="verify every round under the diagnostics and show the pool per day; no drill",
     )
 
     p = command(

@@ -152,7 +152,7 @@ def test_an_unknown_day_suggests_the_closest_one(drill):
 
 def test_interactive_answers_are_asked_again_until_understood(drill, monkeypatch, tmp_path):
     report = tmp_path / "r.json"
-    monkeypatch.setattr(sys, "stdin", io.StringIO("zz\nb\nmy answer\nmaybe\nn\n"))
+    monkeypatch.setattr(sys, "stdin", io.StringIO("zz\nb\n"))
     code, out, _ = drill("--seed", "6", "--count", "3", "--report", str(report))
     assert code == 1  # the input ends before round 2's answer
     monkeypatch.setattr(sys, "stdin", io.StringIO("zz\nb\nc\nI think it is no_grad\nmaybe\nn\n"))
