@@ -38,6 +38,7 @@ from rich.table import Table
 
 from ._answer_key import VERDICTS_FILE, AnswerKey
 from ._answers import EXAMPLES, NOTHING, read_answer
+from ._atomic import locked
 from ._cli_learn import load_progress
 from ._course import CommandError, Course
 from ._interview import covered
@@ -527,12 +528,30 @@ def _scripted(value: str) -> list[str]:
 
 # -- history, summary, report ---------------------------------------------------------------------
 def _record(course: Course, out: Console, err: Console, **session: Any) -> dict[str, Any]:
-    """Append this session to the history file; returns the whole history."""
-    history = _read_history(course, err, repair=True)
+    """Append this session to the history file; returns the whole history.
+
+    Read, changed and written under the state folder's lock, so that two drills ending at once
+    both keep their session; a history that cannot be written is one warning, not a crash.
+    """
     session["when"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    sessions = [*history["sessions"], session]
-    data = {"version": HISTORY_VERSION, "sessions": sessions, "topics": _topics(sessions)}
-    write_json(course.state_dir / HISTORY_FILE, data)
+    path = course.state_dir / HISTORY_FILE
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with locked(path):
+            history = _read_history(course, err, repair=True)
+            sessions = [*history["sessions"], session]
+            data = {"version": HISTORY_VERSION, "sessions": sessions, "topics": _topics(sessions)}
+            write_json(path, data)
+    except OSError as exc:
+        err.print(
+            f"kata: warning: the drill history {path} could not be saved "
+            f"({exc.strerror or exc}); this session's scores are shown but not kept.",
+            style="yellow",
+            markup=False,
+        )
+        history = _read_history(course, err, repair=False)
+        sessions = [*history["sessions"], session]
+        data = {"version": HISTORY_VERSION, "sessions": sessions, "topics": _topics(sessions)}
     return data
 
 

@@ -200,3 +200,40 @@ def test_ctrl_c_during_a_question_stops_with_one_line_and_records_nothing(course
     assert "Drill stopped" in err
     assert "Traceback" not in err
     assert not (course / ".kata" / "drill-history.json").exists()
+
+
+def _record_sessions(root: str, count: int) -> None:
+    from rich.console import Console
+
+    from kata._course import Course
+
+    course = Course.locate(Path(root))
+    quiet = Console(file=io.StringIO())
+    for index in range(count):
+        _drill._record(course, quiet, quiet, seed=os.getpid(), index=index)
+
+
+def test_drills_ending_at_once_each_keep_their_sessions(course):
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_record_sessions, args=(str(course), 5)) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+        assert worker.exitcode == 0
+    history = json.loads((course / ".kata" / _drill.HISTORY_FILE).read_text())
+    assert len(history["sessions"]) == 20
+
+
+def test_an_unwritable_history_is_one_warning_and_the_scores_still_show(drill, course, monkeypatch):
+    def refuse(path, data):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(_drill, "write_json", refuse)  # as root, a read-only folder is writable
+    code, out, err = drill("--seed", "5", "--count", "1", "--answers", "a")
+    assert code == 0
+    assert "could not be saved (Permission denied)" in err and "not kept" in err
+    assert "Traceback" not in out + err
+    assert "1 round" in out or "round" in out.lower()
