@@ -23,11 +23,19 @@ Events (all optional):
     on_save(obj)                                   torch.save() about to run
     on_exception(exc)                              the watched code raised exc (explain it)
     finish()                                       the watch ends (end-of-run analysis)
+
+A check that registers hooks of its own (on a tensor, a parameter, a module) removes them in
+``close()``: the engine calls it once the watch has ended, and at once when the check fails
+and is switched off, so that no hook of a check outlives it. The engine skips the events of
+meta-device and fake tensors where it can and ignores a check's error on them, but a check
+that reads values in its own hooks must skip such tensors itself (``unreal``).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+
+import torch
 
 if TYPE_CHECKING:
     from .._engine import Watch
@@ -82,3 +90,17 @@ class Check:
     def on_save(self, obj: Any) -> None: ...
     def on_exception(self, exc: BaseException) -> None: ...
     def finish(self) -> None: ...
+
+    def close(self) -> None:
+        """Remove every hook this check registered itself; nothing is reported after this."""
+
+
+def unreal(t: Any) -> bool:
+    """Is ``t`` a tensor without values to read: on the meta device, or a fake tensor?"""
+    if t.is_meta:
+        return True
+    if type(t) is torch.Tensor or type(t) is torch.nn.Parameter:
+        return False
+    from torch._subclasses.fake_tensor import is_fake
+
+    return bool(is_fake(t))
