@@ -9,11 +9,13 @@ no check listens to costs one empty loop.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import dis
 import functools
 import threading
 import traceback
 import types
+import warnings
 import weakref
 from collections.abc import Callable, Iterable
 from typing import Any, Literal
@@ -55,6 +57,7 @@ _DROPOUTS = (
 )
 
 
+_COMPILE_HOOKS_WARNING = r"Using `torch\.compile\(module\)` when there are global hooks"
 _is_compiling = torch.compiler.is_compiling
 _get_ident = threading.get_ident
 _NO_HANDLERS: dict[str, tuple[Callable[..., Any], ...]] = {e: () for e in EVENTS}
@@ -199,6 +202,7 @@ class _Dispatcher:
             if handlers and not _unreal_optimizer(opt):
                 emit(handlers, "on_step_post", opt)
 
+        had_hooks = _module_mod._has_any_global_hook()
         handles = [
             _module_mod.register_module_forward_pre_hook(fwd_pre),
             # always_call: the post hook runs even when forward raises, so a module stack
@@ -207,6 +211,8 @@ class _Dispatcher:
             _optim_mod.register_optimizer_step_pre_hook(step_pre),
             _optim_mod.register_optimizer_step_post_hook(step_post),
         ]
+        if not had_hooks:
+            self._quiet_compile_warning()
         self._undo.extend(h.remove for h in handles)
         self._patch(torch.autograd, "backward", self._wrap_backward)
         for name in _LOSSES:
@@ -219,6 +225,21 @@ class _Dispatcher:
         self._patch(torch, "save", self._wrap_save)
         for cls in _scheduler_classes():
             self._patch(cls, "step", self._wrap_scheduler_step)
+
+    def _quiet_compile_warning(self) -> None:
+        """Silence torch.compile's warning about global module hooks while only ours exist.
+
+        An OptimizedModule warns on every call that global hooks fire for it as well as for the
+        module it wraps; the engine's hooks expect that. A user's own global hooks keep it.
+        """
+        warnings.filterwarnings("ignore", message=_COMPILE_HOOKS_WARNING, category=UserWarning)
+        entry = warnings.filters[0]
+
+        def undo() -> None:
+            with contextlib.suppress(ValueError):  # a warnings.catch_warnings() restored them
+                warnings.filters.remove(entry)
+
+        self._undo.append(undo)
 
     def _uninstall(self) -> None:
         while self._undo:
