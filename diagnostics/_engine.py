@@ -9,13 +9,11 @@ no check listens to costs one empty loop.
 from __future__ import annotations
 
 import builtins
-import contextlib
 import dis
 import functools
 import threading
 import traceback
 import types
-import warnings
 import weakref
 from collections.abc import Callable, Iterable
 from typing import Any, Literal
@@ -23,7 +21,6 @@ from typing import Any, Literal
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.modules import module as _module_mod
 from torch.optim import lr_scheduler as _sched_mod
 from torch.optim import optimizer as _optim_mod
 
@@ -57,7 +54,6 @@ _DROPOUTS = (
 )
 
 
-_COMPILE_HOOKS_WARNING = r"Using `torch\.compile\(module\)` when there are global hooks"
 _is_compiling = torch.compiler.is_compiling
 _get_ident = threading.get_ident
 _NO_HANDLERS: dict[str, tuple[Callable[..., Any], ...]] = {e: () for e in EVENTS}
@@ -74,6 +70,9 @@ class _ThreadState(threading.local):
     table: dict[str, tuple[Callable[..., Any], ...]] = _NO_HANDLERS
     fn_depth = 0
     sched_depth = 0
+
+    def __init__(self) -> None:  # runs once in every thread that uses it
+        self.stack: list[nn.Module] = []  # the modules whose forward is running, root first
 
 
 class _Dispatcher:
@@ -174,20 +173,6 @@ class _Dispatcher:
 
         # Inside torch.compile's tracing the hooks return at once: dynamo folds
         # is_compiling() to True, so nothing of the engine enters the compiled graph.
-        def fwd_pre(module: nn.Module, args: Any) -> None:
-            if is_compiling():
-                return
-            handlers = local.table["on_module_forward_pre"]
-            if handlers:
-                emit(handlers, "on_module_forward_pre", module, args)
-
-        def fwd_post(module: nn.Module, args: Any, output: Any) -> None:
-            if is_compiling():
-                return
-            handlers = local.table["on_module_forward"]
-            if handlers:
-                emit(handlers, "on_module_forward", module, args, output)
-
         def step_pre(opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
             if is_compiling():
                 return
@@ -202,18 +187,14 @@ class _Dispatcher:
             if handlers and not _unreal_optimizer(opt):
                 emit(handlers, "on_step_post", opt)
 
-        had_hooks = _module_mod._has_any_global_hook()
         handles = [
-            _module_mod.register_module_forward_pre_hook(fwd_pre),
-            # always_call: the post hook runs even when forward raises, so a module stack
-            # kept by a check stays balanced when the user catches the error.
-            _module_mod.register_module_forward_hook(fwd_post, always_call=True),
             _optim_mod.register_optimizer_step_pre_hook(step_pre),
             _optim_mod.register_optimizer_step_post_hook(step_post),
         ]
-        if not had_hooks:
-            self._quiet_compile_warning()
         self._undo.extend(h.remove for h in handles)
+        # Module calls are seen through Module.__call__ rather than global module hooks: a
+        # global hook sends every module call in the process down torch's slow path.
+        self._patch(nn.Module, "__call__", self._wrap_call)
         self._patch(torch.autograd, "backward", self._wrap_backward)
         for name in _LOSSES:
             self._patch(F, name, functools.partial(self._wrap_loss, name))
@@ -225,21 +206,6 @@ class _Dispatcher:
         self._patch(torch, "save", self._wrap_save)
         for cls in _scheduler_classes():
             self._patch(cls, "step", self._wrap_scheduler_step)
-
-    def _quiet_compile_warning(self) -> None:
-        """Silence torch.compile's warning about global module hooks while only ours exist.
-
-        An OptimizedModule warns on every call that global hooks fire for it as well as for the
-        module it wraps; the engine's hooks expect that. A user's own global hooks keep it.
-        """
-        warnings.filterwarnings("ignore", message=_COMPILE_HOOKS_WARNING, category=UserWarning)
-        entry = warnings.filters[0]
-
-        def undo() -> None:
-            with contextlib.suppress(ValueError):  # a warnings.catch_warnings() restored them
-                warnings.filters.remove(entry)
-
-        self._undo.append(undo)
 
     def _uninstall(self) -> None:
         while self._undo:
@@ -263,6 +229,48 @@ class _Dispatcher:
     # Outside a watch (a name imported while one was active) a wrapper only forwards to the
     # original. The wrappers read nothing but their closure, so that TorchScript, which
     # compiles the original's source in the wrapper's place, resolves the original's names.
+    def _wrap_call(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        d_local, d_failed, d_compiling = self._local, self._failed, _is_compiling
+
+        # The hottest path of all (every module call): the handlers are called in line, and
+        # the thread's stack of running modules is kept here, once for every check.
+        def __call__(module: nn.Module, *args: Any, **kwargs: Any) -> Any:
+            __tracebackhide__ = True  # the user's error is in forward(), not here
+            if d_compiling():
+                return original(module, *args, **kwargs)
+            table = d_local.table
+            post = table["on_module_forward"]
+            root_post = table["on_root_forward"]
+            if not post and not root_post:
+                return original(module, *args, **kwargs)
+            stack = d_local.stack
+            if not stack:
+                for handler in table["on_root_forward_pre"]:
+                    try:
+                        handler(module, args)
+                    except Exception as exc:  # a check must never break the user's run
+                        d_failed(handler, "on_root_forward_pre", exc, (module, args))
+            stack.append(module)
+            output = None  # a check sees the forward end even when the user catches its error
+            try:
+                output = original(module, *args, **kwargs)
+            finally:
+                stack.pop()
+                for handler in post:
+                    try:
+                        handler(module, args, output)
+                    except Exception as exc:  # a check must never break the user's run
+                        d_failed(handler, "on_module_forward", exc, (module, args, output))
+                if not stack:
+                    for handler in root_post:
+                        try:
+                            handler(module, args, output)
+                        except Exception as exc:  # a check must never break the user's run
+                            d_failed(handler, "on_root_forward", exc, (module, args, output))
+            return output
+
+        return __call__
+
     def _wrap_backward(self, original: Callable[..., Any]) -> Callable[..., Any]:
         d_local, d_emit, d_compiling, d_torch = self._local, self._emit, _is_compiling, torch
         d_around, d_unreal = self._around_backward, _involves_unreal
@@ -593,6 +601,10 @@ class Watch:
                 (n, tuple(float(v) for v in vals)) for n, vals in series.items()
             )
         self.report._update(code, key, **changes)
+
+    def module_stack(self) -> list[nn.Module]:
+        """The modules whose forward is running in the calling thread, outermost first."""
+        return _DISPATCHER._local.stack
 
     # -- internals -----------------------------------------------------------------------------
     def _run_guarded(self, check: Check, event: str, *args: Any) -> None:

@@ -6,8 +6,12 @@ user's hot path (every forward, backward and step): do the least work there, kee
 of tensors, hold modules and optimizers weakly, and defer analysis to step or finish time.
 
 Events (all optional):
-    on_module_forward_pre(module, args)            every nn.Module call, before forward
     on_module_forward(module, args, output)        every nn.Module call, after forward
+                                                   (output None when forward raised)
+    on_root_forward_pre(module, args)              an outermost nn.Module call, before forward
+    on_root_forward(module, args, output)          an outermost nn.Module call, after forward
+                                                   (the modules running meanwhile, root first:
+                                                   ``self.watch.module_stack()``)
     on_backward(tensors)                           torch.autograd.backward / Tensor.backward,
                                                    before it runs (tensors: tuple of Tensor)
     on_step_pre(optimizer) / on_step_post(optimizer)   every optimizer.step()
@@ -41,8 +45,9 @@ if TYPE_CHECKING:
     from .._engine import Watch
 
 EVENTS = (
-    "on_module_forward_pre",
     "on_module_forward",
+    "on_root_forward_pre",
+    "on_root_forward",
     "on_backward",
     "on_step_pre",
     "on_step_post",
@@ -73,8 +78,9 @@ class Check:
         return getattr(type(self), event) is not getattr(Check, event, None)
 
     # Default no-op handlers, so that ``handles`` can tell overridden ones apart.
-    def on_module_forward_pre(self, module: Any, args: Any) -> None: ...
     def on_module_forward(self, module: Any, args: Any, output: Any) -> None: ...
+    def on_root_forward_pre(self, module: Any, args: Any) -> None: ...
+    def on_root_forward(self, module: Any, args: Any, output: Any) -> None: ...
     def on_backward(self, tensors: Any) -> None: ...
     def on_step_pre(self, optimizer: Any) -> None: ...
     def on_step_post(self, optimizer: Any) -> None: ...
