@@ -62,9 +62,9 @@ _NO_HANDLERS: dict[str, tuple[Callable[..., Any], ...]] = {e: () for e in EVENTS
 class _ThreadState(threading.local):
     """What one thread sees: the handlers of its own watches, and its re-entry depths.
 
-    A thread that runs no watch reads the class attributes: ``table`` is then the handlers of
-    the one thread that watches (a script's worker threads, the autograd threads of a backward
-    on an accelerator), or no handlers at all when several threads watch at once.
+    A thread that never ran a watch reads the class attributes: ``table`` is then the handlers
+    of the one thread that watches (a script's worker threads, the autograd threads of a
+    backward on an accelerator), or no handlers at all when several threads watch at once.
     """
 
     table: dict[str, tuple[Callable[..., Any], ...]] = _NO_HANDLERS
@@ -109,7 +109,8 @@ class _Dispatcher:
                 self.watches.remove(watch)
             self._rebuild()
             if watch._thread not in self._tables and watch._thread == _get_ident():
-                self._local.__dict__.pop("table", None)
+                # A thread that ran a watch of its own is never attributed to another's.
+                self._local.table = _NO_HANDLERS
             if not self.watches:
                 self._uninstall()
 

@@ -117,3 +117,37 @@ def test_a_watch_in_a_thread_sees_its_backward():
     assert reports["trains"].codes() == {"grad-accumulation"}
     assert reports["idle"].findings == []
     assert len(seen) == 3
+
+
+def test_a_thread_whose_watch_ended_is_not_attributed_to_another_threads_watch():
+    first_done, second_started, faulty_done = (
+        threading.Event(),
+        threading.Event(),
+        threading.Event(),
+    )
+    reports: dict[str, diagnostics.Report] = {}
+
+    def first() -> None:
+        with diagnostics.watch() as report:
+            training(zero_grad=True, evaluate=False)()
+        reports["first"] = report
+        first_done.set()
+        second_started.wait()
+        training(zero_grad=False, evaluate=False)()  # faulty, but watched by nobody
+        faulty_done.set()
+
+    def second() -> None:
+        first_done.wait()
+        with diagnostics.watch() as report:
+            second_started.set()
+            training(zero_grad=True, evaluate=False)()
+            faulty_done.wait()
+        reports["second"] = report
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert reports["first"].findings == []
+    assert reports["second"].findings == []
