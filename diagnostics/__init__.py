@@ -12,9 +12,23 @@ Or, with no change to a script: ``python -m diagnostics train.py``; in IPython o
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ._catalogue import CATALOGUE, CodeInfo, Severity, UnknownCodeError
-from ._engine import Watch, watch
 from ._findings import Finding, Location, Report
+
+if TYPE_CHECKING:
+    from ._engine import Watch, watch
+
+
+def __getattr__(name: str) -> Any:
+    # The engine (and torch with it) is imported on first use of watch() / Watch: importing
+    # the package alone, as pytest does for its plugin, costs no torch import.
+    if name in ("Watch", "watch"):
+        from . import _engine
+
+        return getattr(_engine, name)
+    raise AttributeError(f"module 'diagnostics' has no attribute {name!r}")
 
 
 def load_ipython_extension(ipython: object) -> None:
