@@ -323,3 +323,14 @@ def test_a_patch_the_user_makes_inside_the_watch_stays_after_it():
         )
     finally:
         torch.save, F.mse_loss = original_save, original_mse
+
+
+def test_importing_the_package_alone_imports_no_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, diagnostics; assert 'torch' not in sys.modules; "
+        "diagnostics.watch; assert 'torch' in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
