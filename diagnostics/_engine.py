@@ -8,9 +8,12 @@ no check listens to costs one empty loop.
 
 from __future__ import annotations
 
+import builtins
+import dis
 import functools
 import threading
 import traceback
+import types
 import weakref
 from collections.abc import Callable, Iterable
 from typing import Any, Literal
@@ -18,13 +21,12 @@ from typing import Any, Literal
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.modules import module as _module_mod
 from torch.optim import lr_scheduler as _sched_mod
 from torch.optim import optimizer as _optim_mod
 
 from ._catalogue import check_codes
 from ._checks import ALL_CHECKS, Check
-from ._checks._base import EVENTS
+from ._checks._base import EVENTS, unreal
 from ._findings import Finding, Location, Report, as_pairs
 from ._location import user_location
 
@@ -52,16 +54,43 @@ _DROPOUTS = (
 )
 
 
+_is_compiling = torch.compiler.is_compiling
+_get_ident = threading.get_ident
+_NO_HANDLERS: dict[str, tuple[Callable[..., Any], ...]] = {e: () for e in EVENTS}
+
+
+class _ThreadState(threading.local):
+    """What one thread sees: the handlers of its own watches, and its re-entry depths.
+
+    A thread that never ran a watch reads the class attributes: ``table`` is then the handlers
+    of the one thread that watches (a script's worker threads, the autograd threads of a
+    backward on an accelerator), or no handlers at all when several threads watch at once.
+    """
+
+    table: dict[str, tuple[Callable[..., Any], ...]] = _NO_HANDLERS
+    fn_depth = 0
+    sched_depth = 0
+
+    def __init__(self) -> None:  # runs once in every thread that uses it
+        self.stack: list[nn.Module] = []  # the modules whose forward is running, root first
+
+
 class _Dispatcher:
-    """Owns the global hooks; routes each event to the active watches' handlers."""
+    """Owns the global hooks; routes each event to the handlers of its thread's watches."""
 
     def __init__(self) -> None:
         self.watches: list[Watch] = []
-        self.handlers: dict[str, tuple[Callable[..., Any], ...]] = {e: () for e in EVENTS}
+        self._tables: dict[int, dict[str, tuple[Callable[..., Any], ...]]] = {}
+        self._local = _ThreadState()
         self._undo: list[Callable[[], None]] = []
         self._lock = threading.RLock()
-        self._sched_depth = 0
-        self._fn_depth = 0
+        self._in_backward: dict[int, int] = {}  # watching threads inside backward(), and depth
+        self._several = False  # more than one thread watches
+
+    @property
+    def handlers(self) -> dict[str, tuple[Callable[..., Any], ...]]:
+        """The handlers the calling thread's events go to."""
+        return self._local.table
 
     # -- lifecycle -------------------------------------------------------------------------
     def add(self, watch: Watch) -> None:
@@ -69,6 +98,9 @@ class _Dispatcher:
             if not self.watches:
                 self._install()
             self.watches.append(watch)
+            table = self._tables.setdefault(watch._thread, dict(_NO_HANDLERS))
+            if watch._thread == _get_ident():
+                self._local.table = table
             self._rebuild()
 
     def remove(self, watch: Watch) -> None:
@@ -76,61 +108,94 @@ class _Dispatcher:
             if watch in self.watches:
                 self.watches.remove(watch)
             self._rebuild()
+            if watch._thread not in self._tables and watch._thread == _get_ident():
+                # A thread that ran a watch of its own is never attributed to another's.
+                self._local.table = _NO_HANDLERS
             if not self.watches:
                 self._uninstall()
 
-    def _rebuild(self) -> None:
-        self.handlers = {
-            event: tuple(
-                getattr(check, event)
-                for w in self.watches
-                for check in w._checks
-                if check.handles(event) and type(check) not in w._broken
-            )
-            for event in EVENTS
-        }
+    def rebuild(self) -> None:
+        """Recompute the handler tables (after a check was switched off)."""
+        with self._lock:
+            self._rebuild()
 
-    def _emit(self, event: str, *args: Any) -> None:
-        for handler in self.handlers[event]:
+    def _rebuild(self) -> None:
+        for ident in {w._thread for w in self.watches}:
+            self._tables.setdefault(ident, dict(_NO_HANDLERS))
+        for ident, table in list(self._tables.items()):
+            mine = [w for w in self.watches if w._thread == ident]
+            # Updated in place: a thread holds on to its table between events.
+            table.update(
+                {
+                    event: tuple(
+                        getattr(check, event)
+                        for w in mine
+                        for check in w._checks
+                        if check.handles(event) and type(check) not in w._broken
+                    )
+                    for event in EVENTS
+                }
+            )
+            if not mine:
+                del self._tables[ident]
+        self._several = len(self._tables) > 1
+        self._refresh_unowned()
+
+    def _refresh_unowned(self) -> None:
+        """Point the threads that run no watch at the one watching thread they can serve."""
+        if len(self._tables) == 1:
+            table = next(iter(self._tables.values()))
+        else:
+            # Several threads watch: only the autograd work of a backward() is attributed,
+            # when exactly one watching thread is inside backward().
+            busy = [i for i, depth in self._in_backward.items() if depth and i in self._tables]
+            table = self._tables[busy[0]] if len(busy) == 1 else _NO_HANDLERS
+        _ThreadState.table = table
+
+    def _emit(self, handlers: tuple[Callable[..., Any], ...], event: str, *args: Any) -> None:
+        for handler in handlers:
             try:
                 handler(*args)
             except Exception as exc:  # a check must never break the user's run
-                self._failed(handler, event, exc)
+                self._failed(handler, event, exc, args)
 
-    def _failed(self, handler: Any, event: str, exc: Exception) -> None:
+    def _failed(self, handler: Any, event: str, exc: Exception, args: tuple[Any, ...]) -> None:
         """Switch the failing check off for its watch, and say so in that watch's report."""
+        if _involves_unreal(args):
+            return  # meta or fake tensors have no values to check: not the check's fault
         check: Check = handler.__self__
-        with self._lock:
-            check.watch._internal_error(check, event, exc)
-            self._rebuild()
+        check.watch._internal_error(check, event, exc)
 
     # -- installation ------------------------------------------------------------------------
     def _install(self) -> None:
         emit = self._emit
+        local = self._local
+        is_compiling = _is_compiling
 
-        def fwd_pre(module: nn.Module, args: Any) -> None:
-            if self.handlers["on_module_forward_pre"]:
-                emit("on_module_forward_pre", module, args)
-
-        def fwd_post(module: nn.Module, args: Any, output: Any) -> None:
-            if self.handlers["on_module_forward"]:
-                emit("on_module_forward", module, args, output)
-
+        # Inside torch.compile's tracing the hooks return at once: dynamo folds
+        # is_compiling() to True, so nothing of the engine enters the compiled graph.
         def step_pre(opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-            emit("on_step_pre", opt)
+            if is_compiling():
+                return
+            handlers = local.table["on_step_pre"]
+            if handlers and not _unreal_optimizer(opt):
+                emit(handlers, "on_step_pre", opt)
 
         def step_post(opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-            emit("on_step_post", opt)
+            if is_compiling():
+                return
+            handlers = local.table["on_step_post"]
+            if handlers and not _unreal_optimizer(opt):
+                emit(handlers, "on_step_post", opt)
 
         handles = [
-            _module_mod.register_module_forward_pre_hook(fwd_pre),
-            # always_call: the post hook runs even when forward raises, so a module stack
-            # kept by a check stays balanced when the user catches the error.
-            _module_mod.register_module_forward_hook(fwd_post, always_call=True),
             _optim_mod.register_optimizer_step_pre_hook(step_pre),
             _optim_mod.register_optimizer_step_post_hook(step_post),
         ]
         self._undo.extend(h.remove for h in handles)
+        # Module calls are seen through Module.__call__ rather than global module hooks: a
+        # global hook sends every module call in the process down torch's slow path.
+        self._patch(nn.Module, "__call__", self._wrap_call)
         self._patch(torch.autograd, "backward", self._wrap_backward)
         for name in _LOSSES:
             self._patch(F, name, functools.partial(self._wrap_loss, name))
@@ -149,60 +214,148 @@ class _Dispatcher:
 
     def _patch(self, owner: Any, name: str, make: Callable[[Any], Any]) -> None:
         original = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
-        wrapper = make(original)
-        functools.update_wrapper(wrapper, original)
-        wrapper.__wrapped_by_diagnostics__ = True  # type: ignore[attr-defined]
+        wrapper = _scriptable(make(original), original)
+        wrapper.__wrapped_by_diagnostics__ = True
+
+        def undo() -> None:
+            # Restore only what is still ours: a patch the user made meanwhile stays.
+            current = owner.__dict__.get(name) if isinstance(owner, type) else getattr(owner, name)
+            if current is wrapper:
+                setattr(owner, name, original)
+
         setattr(owner, name, wrapper)
-        self._undo.append(lambda: setattr(owner, name, original))
+        self._undo.append(undo)
 
     # -- wrappers (each calls the original exactly once, with the same arguments) ------------
+    # Outside a watch (a name imported while one was active) a wrapper only forwards to the
+    # original. The wrappers read nothing but their closure, so that TorchScript, which
+    # compiles the original's source in the wrapper's place, resolves the original's names.
+    def _wrap_call(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        d_local, d_failed, d_compiling = self._local, self._failed, _is_compiling
+
+        # The hottest path of all (every module call): the handlers are called in line, and
+        # the thread's stack of running modules is kept here, once for every check.
+        def __call__(module: nn.Module, *args: Any, **kwargs: Any) -> Any:
+            __tracebackhide__ = True  # the user's error is in forward(), not here
+            if d_compiling():
+                return original(module, *args, **kwargs)
+            table = d_local.table
+            post = table["on_module_forward"]
+            root_post = table["on_root_forward"]
+            if not post and not root_post:
+                return original(module, *args, **kwargs)
+            stack = d_local.stack
+            if not stack:
+                for handler in table["on_root_forward_pre"]:
+                    try:
+                        handler(module, args)
+                    except Exception as exc:  # a check must never break the user's run
+                        d_failed(handler, "on_root_forward_pre", exc, (module, args))
+            stack.append(module)
+            output = None  # a check sees the forward end even when the user catches its error
+            try:
+                output = original(module, *args, **kwargs)
+            finally:
+                stack.pop()
+                for handler in post:
+                    try:
+                        handler(module, args, output)
+                    except Exception as exc:  # a check must never break the user's run
+                        d_failed(handler, "on_module_forward", exc, (module, args, output))
+                if not stack:
+                    for handler in root_post:
+                        try:
+                            handler(module, args, output)
+                        except Exception as exc:  # a check must never break the user's run
+                            d_failed(handler, "on_root_forward", exc, (module, args, output))
+            return output
+
+        return __call__
+
     def _wrap_backward(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        d_local, d_emit, d_compiling, d_torch = self._local, self._emit, _is_compiling, torch
+        d_around, d_unreal = self._around_backward, _involves_unreal
+
         def backward(tensors: Any, *args: Any, **kwargs: Any) -> Any:
-            if not isinstance(tensors, torch.Tensor):
+            handlers = d_local.table["on_backward"]
+            if not handlers or d_compiling():
+                return original(tensors, *args, **kwargs)
+            if not isinstance(tensors, d_torch.Tensor):
                 tensors = tuple(tensors)  # once: a generator would be used up by the event
-            if self.handlers["on_backward"]:
-                seq = (tensors,) if isinstance(tensors, torch.Tensor) else tensors
-                self._emit("on_backward", seq)
-            return original(tensors, *args, **kwargs)
+            seq = (tensors,) if isinstance(tensors, d_torch.Tensor) else tensors
+            if not d_unreal(seq):
+                d_emit(handlers, "on_backward", seq)
+            return d_around(original, tensors, args, kwargs)
 
         return backward
+
+    def _around_backward(
+        self, original: Callable[..., Any], tensors: Any, args: Any, kwargs: Any
+    ) -> Any:
+        """Run backward(), noting the thread while it does when several threads watch."""
+        if not self._several:
+            return original(tensors, *args, **kwargs)
+        ident = _get_ident()
+        with self._lock:
+            self._in_backward[ident] = self._in_backward.get(ident, 0) + 1
+            self._refresh_unowned()
+        try:
+            return original(tensors, *args, **kwargs)
+        finally:
+            with self._lock:
+                self._in_backward[ident] -= 1
+                if not self._in_backward[ident]:
+                    del self._in_backward[ident]
+                self._refresh_unowned()
 
     # A torch function mode (e.g. the simulated accelerator's) re-enters these functions through
     # handle_torch_function, which looks the patched name up again: count only the outer call.
     def _wrap_loss(self, name: str, original: Callable[..., Any]) -> Callable[..., Any]:
+        d_local, d_emit, d_compiling, d_name = self._local, self._emit, _is_compiling, name
+        d_unreal = _involves_unreal
+
         def loss(input: Any, target: Any = None, *args: Any, **kwargs: Any) -> Any:
-            if self._fn_depth == 0 and self.handlers["on_loss"]:
-                self._emit("on_loss", name, input, target, kwargs)
-            self._fn_depth += 1
+            handlers = d_local.table["on_loss"]
+            if not handlers or d_compiling():
+                if target is None and not args:
+                    return original(input, **kwargs)
+                return original(input, target, *args, **kwargs)
+            if d_local.fn_depth == 0 and not d_unreal((input, target)):
+                d_emit(handlers, "on_loss", d_name, input, target, kwargs)
+            d_local.fn_depth += 1
             try:
                 if target is None and not args:
                     return original(input, **kwargs)
                 return original(input, target, *args, **kwargs)
             finally:
-                self._fn_depth -= 1
+                d_local.fn_depth -= 1
 
         return loss
 
     def _wrap_dropout(self, name: str, original: Callable[..., Any]) -> Callable[..., Any]:
         # alpha_dropout's training defaults to False, dropout's to True: read the original's.
         p_default, training_default = (original.__defaults__ or (0.5, True))[:2]
+        d_local, d_emit, d_compiling, d_name = self._local, self._emit, _is_compiling, name
 
         def dropout(input: Any, *args: Any, **kwargs: Any) -> Any:
-            outer = self._fn_depth == 0
-            self._fn_depth += 1
+            handlers = d_local.table["on_dropout"]
+            if not handlers or d_local.fn_depth or d_compiling():
+                return original(input, *args, **kwargs)
+            d_local.fn_depth += 1
             try:
                 output = original(input, *args, **kwargs)
             finally:
-                self._fn_depth -= 1
-            if outer and self.handlers["on_dropout"]:
-                p = args[0] if args else kwargs.get("p", p_default)
-                training = args[1] if len(args) > 1 else kwargs.get("training", training_default)
-                self._emit("on_dropout", name, input, p, training, output)
+                d_local.fn_depth -= 1
+            p = args[0] if args else kwargs.get("p", p_default)
+            training = args[1] if len(args) > 1 else kwargs.get("training", training_default)
+            d_emit(handlers, "on_dropout", d_name, input, p, training, output)
             return output
 
         return dropout
 
     def _wrap_batch_norm(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        d_local, d_emit, d_compiling = self._local, self._emit, _is_compiling
+
         def batch_norm(
             input: Any,
             running_mean: Any,
@@ -213,64 +366,142 @@ class _Dispatcher:
             momentum: Any = 0.1,
             eps: float = 1e-5,
         ) -> Any:
-            outer = self._fn_depth == 0
-            self._fn_depth += 1
+            handlers = d_local.table["on_batch_norm"]
+            if not handlers or d_local.fn_depth or d_compiling():
+                return original(
+                    input, running_mean, running_var, weight, bias, training, momentum, eps
+                )
+            d_local.fn_depth += 1
             try:
                 output = original(
                     input, running_mean, running_var, weight, bias, training, momentum, eps
                 )
             finally:
-                self._fn_depth -= 1
-            if outer and self.handlers["on_batch_norm"]:
-                self._emit("on_batch_norm", input, running_mean, training, momentum, output)
+                d_local.fn_depth -= 1
+            d_emit(handlers, "on_batch_norm", input, running_mean, training, momentum, output)
             return output
 
         return batch_norm
 
     def _wrap_state_dict(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        d_local, d_emit = self._local, self._emit
+
         def state_dict(module: nn.Module, *args: Any, **kwargs: Any) -> Any:
             result = original(module, *args, **kwargs)
             # Only the outermost call: state_dict() recurses through submodules.
-            if self.handlers["on_state_dict"] and not args and not kwargs.get("prefix"):
-                self._emit("on_state_dict", module, result)
+            handlers = d_local.table["on_state_dict"]
+            if handlers and not args and not kwargs.get("prefix"):
+                d_emit(handlers, "on_state_dict", module, result)
             return result
 
         return state_dict
 
     def _wrap_load_state_dict(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        d_local, d_emit = self._local, self._emit
+
         def load_state_dict(module: nn.Module, state_dict: Any, *args: Any, **kwargs: Any) -> Any:
-            if self.handlers["on_load_state_dict"]:
-                self._emit("on_load_state_dict", module, state_dict)
+            handlers = d_local.table["on_load_state_dict"]
+            if handlers:
+                d_emit(handlers, "on_load_state_dict", module, state_dict)
             return original(module, state_dict, *args, **kwargs)
 
         return load_state_dict
 
     def _wrap_save(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        d_local, d_emit = self._local, self._emit
+
         def save(obj: Any, *args: Any, **kwargs: Any) -> Any:
-            if self.handlers["on_save"]:
-                self._emit("on_save", obj)
+            handlers = d_local.table["on_save"]
+            if handlers:
+                d_emit(handlers, "on_save", obj)
             return original(obj, *args, **kwargs)
 
         return save
 
     def _wrap_scheduler_step(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        d_local, d_emit = self._local, self._emit
+
         def step(scheduler: Any, *args: Any, **kwargs: Any) -> Any:
+            table = d_local.table
+            if not table["on_scheduler_step_pre"] and not table["on_scheduler_step_post"]:
+                return original(scheduler, *args, **kwargs)
             # Skip the step a scheduler makes while it is built, and the inner steps of
             # SequentialLR / ChainedScheduler: the user called neither.
             initial = getattr(scheduler, "_is_initial", getattr(scheduler, "_step_count", 1) == 0)
-            outer = self._sched_depth == 0 and not initial
-            self._sched_depth += 1
+            outer = d_local.sched_depth == 0 and not initial
+            d_local.sched_depth += 1
             try:
                 if outer:
-                    self._emit("on_scheduler_step_pre", scheduler)
+                    d_emit(table["on_scheduler_step_pre"], "on_scheduler_step_pre", scheduler)
                 result = original(scheduler, *args, **kwargs)
             finally:
-                self._sched_depth -= 1
+                d_local.sched_depth -= 1
             if outer:
-                self._emit("on_scheduler_step_post", scheduler)
+                d_emit(table["on_scheduler_step_post"], "on_scheduler_step_post", scheduler)
             return result
 
         return step
+
+
+def _scriptable(wrapper: Callable[..., Any], original: Any) -> Any:
+    """``wrapper`` as a function that TorchScript reads as ``original``.
+
+    Scripting a module whose forward calls a patched ``F.dropout`` compiles the function the
+    name holds: TorchScript reads the source of ``__wrapped__`` (the original's) and resolves
+    its names through the function's globals and closure. A wrapper that lives in the original's
+    globals, with closure variables no original uses (``d_*``, ``original``), compiles exactly
+    as the original does, during a watch and after it.
+    """
+    if isinstance(original, (staticmethod, classmethod)) or not hasattr(original, "__globals__"):
+        functools.update_wrapper(wrapper, original)
+        return wrapper
+    code = wrapper.__code__  # type: ignore[attr-defined]
+    missing = [n for n in _global_names(code) if n not in original.__globals__]
+    clone = types.FunctionType(
+        code,
+        original.__globals__ if not missing else wrapper.__globals__,  # type: ignore[attr-defined]
+        wrapper.__name__,
+        wrapper.__defaults__,  # type: ignore[attr-defined]
+        wrapper.__closure__,  # type: ignore[attr-defined]
+    )
+    clone.__kwdefaults__ = wrapper.__kwdefaults__  # type: ignore[attr-defined]
+    functools.update_wrapper(clone, original)
+    return clone
+
+
+def _unreal_optimizer(opt: torch.optim.Optimizer) -> bool:
+    for group in opt.param_groups:
+        for p in group["params"]:
+            return unreal(p)
+    return False
+
+
+@functools.cache
+def _global_names(code: types.CodeType) -> frozenset[str]:
+    """The global (or builtin) names a wrapper's code reads."""
+    names = {i.argval for i in dis.get_instructions(code) if i.opname == "LOAD_GLOBAL"}
+    return frozenset(n for n in names if not hasattr(builtins, n))
+
+
+def _involves_unreal(args: Any, depth: int = 0) -> bool:
+    """Do the event's arguments hold meta or fake tensors (checked a few levels deep)?"""
+    for arg in args:
+        if isinstance(arg, torch.Tensor):
+            found = unreal(arg)
+        elif isinstance(arg, nn.Module):
+            param = next(arg.parameters(), None)
+            found = param is not None and unreal(param)
+        elif isinstance(arg, torch.optim.Optimizer):
+            found = _unreal_optimizer(arg)
+        elif depth < 2 and isinstance(arg, (tuple, list)):
+            found = _involves_unreal(arg, depth + 1)
+        elif depth < 2 and isinstance(arg, dict):
+            found = _involves_unreal(tuple(arg.values()), depth + 1)
+        else:
+            found = False
+        if found:
+            return True
+    return False
 
 
 def _scheduler_classes() -> list[type]:
@@ -298,12 +529,15 @@ class Watch:
         self._checks: list[Check] = []
         self._active = False
         self._broken: set[type] = set()
+        self._thread = threading.get_ident()
 
     # -- context manager -------------------------------------------------------------------
     def __enter__(self) -> Report:
         if self._active:
             raise RuntimeError("This watch is already active; start a new diagnostics.watch().")
         self._checks = [cls(self) for cls in _checks_for_run()]
+        self._broken = set()
+        self._thread = threading.get_ident()
         self._active = True
         _DISPATCHER.add(self)
         return self.report
@@ -317,6 +551,9 @@ class Watch:
                 self._run_guarded(check, "finish")
         finally:
             _DISPATCHER.remove(self)
+            for check in self._checks:
+                if type(check) not in self._broken:
+                    self._close(check)
             self._active = False
             self._checks = []
         return False
@@ -366,6 +603,10 @@ class Watch:
             )
         self.report._update(code, key, **changes)
 
+    def module_stack(self) -> list[nn.Module]:
+        """The modules whose forward is running in the calling thread, outermost first."""
+        return _DISPATCHER._local.stack
+
     # -- internals -----------------------------------------------------------------------------
     def _run_guarded(self, check: Check, event: str, *args: Any) -> None:
         if type(check) in self._broken:
@@ -376,11 +617,23 @@ class Watch:
             self._internal_error(check, event, exc)
 
     def _internal_error(self, check: Check, event: str, exc: Exception) -> None:
+        """Switch ``check`` off for the rest of this watch, its hooks removed, and say so."""
+        if type(check) in self._broken:
+            return
         self._broken.add(type(check))
+        _DISPATCHER.rebuild()
         where = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         self.report.internal_warnings.append(
             f"{type(check).__name__}.{event} failed and was switched off for this run: {where}"
         )
+        self._close(check)
+
+    def _close(self, check: Check) -> None:
+        try:
+            check.close()
+        except Exception as exc:  # reported, never raised into the user's run
+            where = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            self.report.internal_warnings.append(f"{type(check).__name__}.close failed: {where}")
 
     def _in_scope(self, subject: Any) -> bool:
         if not self._targets or subject is None:

@@ -191,3 +191,146 @@ def test_a_loss_under_a_torch_function_mode_is_one_event(only):
     with diagnostics.watch(), Passthrough():
         F.cross_entropy(torch.randn(4, 3), torch.tensor([0, 1, 2, 0]))
     assert _LossCounter.calls == 1
+
+
+# -- internal errors: a failing check leaves nothing behind --------------------------------------
+
+
+def _hooks_on(param: torch.Tensor) -> int:
+    return len(param._backward_hooks or {}) + len(param._post_accumulate_grad_hooks or {})
+
+
+def _train_without_zero_grad(model, optimizer, steps=4):
+    for _ in range(steps):
+        F.mse_loss(model(torch.ones(4, 2)), torch.zeros(4, 1)).backward()
+        optimizer.step()
+
+
+def test_a_check_failing_at_an_event_is_switched_off_with_its_hooks_removed(monkeypatch):
+    from diagnostics._checks import gradients
+
+    model = nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    calls = []
+
+    def failing(self, loss):
+        calls.append(loss)
+        if len(calls) == 2:  # after the first step has hooked a parameter
+            raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(gradients.GradientChecks, "_check_finite", failing)
+    with diagnostics.watch() as report:
+        _train_without_zero_grad(model, opt)
+        hooked_during = sum(_hooks_on(p) for p in model.parameters())
+    assert hooked_during == 0  # removed as soon as the check failed, not only at the end
+    assert len(calls) == 2  # switched off: no event reached it again
+    assert report.internal_warnings == [
+        "GradientChecks.on_backward failed and was switched off for this run: "
+        "ZeroDivisionError: boom"
+    ]
+    assert "grad-accumulation" not in report.codes()
+
+
+def test_a_check_failing_in_its_own_hook_never_breaks_the_users_backward(monkeypatch):
+    from diagnostics._checks import _params
+
+    def failing(sentinel, grad):
+        raise RuntimeError("hook broke")
+
+    monkeypatch.setattr(_params, "_incoming", failing)
+    model = nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with diagnostics.watch() as report:
+        _train(model, opt, steps=4)
+    assert len(report.internal_warnings) == 1
+    assert "RuntimeError: hook broke" in report.internal_warnings[0]
+    assert all(_hooks_on(p) == 0 for p in model.parameters())
+
+
+def test_a_failing_check_is_closed_even_when_its_finish_fails(only):
+    closed = []
+
+    class Hooking(Check):
+        def on_step_pre(self, optimizer):
+            self.handle = optimizer.param_groups[0]["params"][0].register_hook(lambda g: None)
+
+        def finish(self):
+            raise ValueError("finish broke")
+
+        def close(self):
+            closed.append(True)
+            self.handle.remove()
+
+    only(Hooking)
+    model = nn.Linear(2, 1)
+    with diagnostics.watch() as report:
+        _train(model, torch.optim.SGD(model.parameters(), lr=0.1), steps=1)
+    assert closed == [True]
+    assert _hooks_on(model.weight) == 0
+    assert "ValueError: finish broke" in report.internal_warnings[0]
+
+
+def test_a_shape_probe_on_the_meta_device_leaves_later_faults_found():
+    with diagnostics.watch() as report:
+        with torch.device("meta"):
+            probe = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 1))
+            out = probe(torch.empty(4, 2))
+            probe_opt = torch.optim.SGD(probe.parameters(), lr=0.1)
+            F.mse_loss(out, torch.empty(4, 1)).backward()
+            probe_opt.step()
+        assert out.shape == (4, 1)
+        model = nn.Linear(2, 1)
+        _train_without_zero_grad(model, torch.optim.SGD(model.parameters(), lr=0.1))
+    assert report.internal_warnings == []
+    assert "grad-accumulation" in report.codes()
+    assert all(_hooks_on(p) == 0 for p in [*model.parameters(), *probe.parameters()])
+
+
+def test_fake_tensors_never_make_a_check_fail():
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    with diagnostics.watch() as report, FakeTensorMode():
+        model = nn.Sequential(nn.Linear(2, 8), nn.Dropout(0.2), nn.BatchNorm1d(8), nn.Linear(8, 1))
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        for _ in range(3):
+            F.mse_loss(model(torch.randn(4, 2)), torch.randn(4, 1)).backward()
+            opt.step()
+        model.eval()
+        model(torch.randn(4, 2))
+    assert report.internal_warnings == []
+
+
+# -- patches: only the engine's own are undone ---------------------------------------------------
+
+
+def test_a_patch_the_user_makes_inside_the_watch_stays_after_it():
+    original_save, original_mse = torch.save, F.mse_loss
+
+    def my_save(obj, f, *args, **kwargs):
+        return original_save(obj, f, *args, **kwargs)
+
+    def my_mse(*args, **kwargs):
+        return original_mse(*args, **kwargs)
+
+    try:
+        with diagnostics.watch():
+            torch.save = my_save
+            F.mse_loss = my_mse
+        assert torch.save is my_save
+        assert F.mse_loss is my_mse
+        assert F.cross_entropy is not None and not hasattr(
+            F.cross_entropy, "__wrapped_by_diagnostics__"
+        )
+    finally:
+        torch.save, F.mse_loss = original_save, original_mse
+
+
+def test_importing_the_package_alone_imports_no_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, diagnostics; assert 'torch' not in sys.modules; "
+        "diagnostics.watch; assert 'torch' in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -6,8 +6,12 @@ user's hot path (every forward, backward and step): do the least work there, kee
 of tensors, hold modules and optimizers weakly, and defer analysis to step or finish time.
 
 Events (all optional):
-    on_module_forward_pre(module, args)            every nn.Module call, before forward
     on_module_forward(module, args, output)        every nn.Module call, after forward
+                                                   (output None when forward raised)
+    on_root_forward_pre(module, args)              an outermost nn.Module call, before forward
+    on_root_forward(module, args, output)          an outermost nn.Module call, after forward
+                                                   (the modules running meanwhile, root first:
+                                                   ``self.watch.module_stack()``)
     on_backward(tensors)                           torch.autograd.backward / Tensor.backward,
                                                    before it runs (tensors: tuple of Tensor)
     on_step_pre(optimizer) / on_step_post(optimizer)   every optimizer.step()
@@ -23,18 +27,27 @@ Events (all optional):
     on_save(obj)                                   torch.save() about to run
     on_exception(exc)                              the watched code raised exc (explain it)
     finish()                                       the watch ends (end-of-run analysis)
+
+A check that registers hooks of its own (on a tensor, a parameter, a module) removes them in
+``close()``: the engine calls it once the watch has ended, and at once when the check fails
+and is switched off, so that no hook of a check outlives it. The engine skips the events of
+meta-device and fake tensors where it can and ignores a check's error on them, but a check
+that reads values in its own hooks must skip such tensors itself (``unreal``).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import torch
+
 if TYPE_CHECKING:
     from .._engine import Watch
 
 EVENTS = (
-    "on_module_forward_pre",
     "on_module_forward",
+    "on_root_forward_pre",
+    "on_root_forward",
     "on_backward",
     "on_step_pre",
     "on_step_post",
@@ -65,8 +78,9 @@ class Check:
         return getattr(type(self), event) is not getattr(Check, event, None)
 
     # Default no-op handlers, so that ``handles`` can tell overridden ones apart.
-    def on_module_forward_pre(self, module: Any, args: Any) -> None: ...
     def on_module_forward(self, module: Any, args: Any, output: Any) -> None: ...
+    def on_root_forward_pre(self, module: Any, args: Any) -> None: ...
+    def on_root_forward(self, module: Any, args: Any, output: Any) -> None: ...
     def on_backward(self, tensors: Any) -> None: ...
     def on_step_pre(self, optimizer: Any) -> None: ...
     def on_step_post(self, optimizer: Any) -> None: ...
@@ -82,3 +96,17 @@ class Check:
     def on_save(self, obj: Any) -> None: ...
     def on_exception(self, exc: BaseException) -> None: ...
     def finish(self) -> None: ...
+
+    def close(self) -> None:
+        """Remove every hook this check registered itself; nothing is reported after this."""
+
+
+def unreal(t: Any) -> bool:
+    """Is ``t`` a tensor without values to read: on the meta device, or a fake tensor?"""
+    if t.is_meta:
+        return True
+    if type(t) is torch.Tensor or type(t) is torch.nn.Parameter:
+        return False
+    from torch._subclasses.fake_tensor import is_fake
+
+    return bool(is_fake(t))

@@ -309,7 +309,10 @@ def _module_calls(tbs: list[types.TracebackType]) -> list[ModuleCall]:
         if calls and calls[-1][0] is module:  # _wrapped_call_impl then _call_impl
             calls[-1] = (module, local.get("args", ()), local.get("kwargs") or {}, calls[-1][3])
             continue
-        caller = _caller_name(tbs[i - 1], module) if i > 0 else None
+        j = i - 1
+        while j >= 0 and _hidden(tbs[j].tb_frame):
+            j -= 1  # the engine's Module.__call__ wrapper sits between the caller and the call
+        caller = _caller_name(tbs[j], module) if j >= 0 else None
         calls.append((module, local.get("args", ()), local.get("kwargs") or {}, caller))
     if not calls:
         return []

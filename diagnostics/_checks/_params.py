@@ -31,8 +31,13 @@ from __future__ import annotations
 import functools
 import itertools
 import weakref
+from collections.abc import Callable
 
 import torch
+
+from ._base import unreal
+
+OnError = Callable[[str, Exception], None]
 
 _SERIALS = itertools.count(1)
 _PROBES = 8  # value reads allowed per optimizer to tell clipping from clearing
@@ -46,6 +51,7 @@ class Sentinel:
         "armed",
         "grad_ref",
         "handle",
+        "on_error",
         "owner",
         "pre_handle",
         "ref",
@@ -55,8 +61,9 @@ class Sentinel:
         "zeroed",
     )
 
-    def __init__(self, param: torch.Tensor, owner: OptimizerState) -> None:
+    def __init__(self, param: torch.Tensor, owner: OptimizerState, on_error: OnError) -> None:
         self.ref = weakref.ref(param)
+        self.on_error = on_error
         self.owner = owner
         self.grad_ref: weakref.ref[torch.Tensor] | None = None
         self.version = -1  # the gradient's version when last seen
@@ -65,9 +72,9 @@ class Sentinel:
         self.touched = False  # backward() reached it since the last step
         self.zeroed = False  # found all zero, unversioned, just before an accumulation
         self.handle = param.register_post_accumulate_grad_hook(
-            functools.partial(_accumulated, self)
+            functools.partial(_guarded, _accumulated, self)
         )
-        self.pre_handle = param.register_hook(functools.partial(_incoming, self))
+        self.pre_handle = param.register_hook(functools.partial(_guarded, _incoming, self))
         self.remember(param.grad)
 
     def remove(self) -> None:
@@ -139,7 +146,8 @@ class OptimizerState:
 class ParamTracker:
     """Keeps one sentinel per optimizer and the per-step bookkeeping of its gradient."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, on_error: OnError) -> None:
+        self._on_error = on_error  # a hook of a sentinel failed: the check is switched off
         self._optimizers: dict[int, OptimizerState] = {}
         self._last: OptimizerState | None = None
         self.backwards = 0  # backward() calls seen (kept by the gradients check)
@@ -268,7 +276,7 @@ class ParamTracker:
 
     # -- internals --------------------------------------------------------------------------
     def _choose_sentinel(self, state: OptimizerState) -> None:
-        params = [p for p in state.params() if p.requires_grad]
+        params = [p for p in state.params() if p.requires_grad and not unreal(p)]
         with_grad = [p for p in params if p.grad is not None]
         if with_grad:
             state.got_grad = True
@@ -280,7 +288,7 @@ class ParamTracker:
             return  # no better choice: keep the one we have
         if old is not None:
             old.remove()
-        state.sentinel = Sentinel(chosen, state)
+        state.sentinel = Sentinel(chosen, state, self._on_error)
 
     def close(self) -> None:
         """Remove every hook; the tracker is not used after this."""
@@ -290,6 +298,17 @@ class ParamTracker:
                 state.sentinel = None
         self._optimizers.clear()
         self._last = None
+
+
+def _guarded(
+    hook: Callable[[Sentinel, torch.Tensor], None], sentinel: Sentinel, t: torch.Tensor
+) -> None:
+    """Run a sentinel's hook inside the user's backward(): an error switches the check off."""
+    try:
+        hook(sentinel, t)
+    except Exception as exc:  # a check must never break the user's run
+        if not unreal(t):
+            sentinel.on_error(hook.__name__, exc)
 
 
 def _accumulated(sentinel: Sentinel, param: torch.Tensor) -> None:

@@ -202,7 +202,7 @@ class GradientChecks(Check):
 
     def __init__(self, watch: Any) -> None:
         super().__init__(watch)
-        self._tracker = ParamTracker()
+        self._tracker = ParamTracker(on_error=self._hook_failed)
         self._forwards: collections.deque[tuple[Any, Any, Any, bool]] = collections.deque(
             maxlen=_FORWARD_MEMORY
         )
@@ -220,6 +220,12 @@ class GradientChecks(Check):
         self._touched_before_step = False
         self._stale_steps: dict[int, tuple[int, list[float], str]] = {}
         self._first_norm: dict[int, float] = {}
+
+    def close(self) -> None:
+        self._tracker.close()
+
+    def _hook_failed(self, where: str, exc: Exception) -> None:
+        self.watch._internal_error(self, where, exc)
 
     # -- events -------------------------------------------------------------------------------
     def on_module_forward(self, module: Any, args: Any, output: Any) -> None:
@@ -304,7 +310,6 @@ class GradientChecks(Check):
             orphans = self._orphans(self._suspects)
             if orphans:
                 self._report_orphans(orphans)
-        self._tracker.close()
         self._forwards.clear()
         self._leaves.clear()
         self._undecided.clear()

@@ -149,7 +149,7 @@ class ModeChecks(Check):
 
     def __init__(self, watch: Any) -> None:
         super().__init__(watch)
-        self._stack: list[nn.Module] = []  # modules whose forward is running, root first
+        self._stack = self.watch.module_stack  # the modules whose forward runs, root first
         self._layers: list[Layer] = []  # this root forward's dropout/BatchNorm in training mode
         self._recalibrating = False  # ...ran a BatchNorm with momentum=None (update_bn)
         self._records: list[_Record] = []
@@ -160,38 +160,19 @@ class ModeChecks(Check):
         self._site_used: dict[Site, int] = {}  # call site -> forwards in a row a backward used
         self._skipped = 0
 
-    # -- module hooks: O(1) per call --------------------------------------------------------
-    def on_module_forward_pre(self, module: nn.Module, args: Any) -> None:
-        stack = self._stack
-        if not stack:
-            self._layers = []
-            self._recalibrating = False
-        stack.append(module)
+    # -- root forwards (the engine keeps the stack of running modules) ------------------------
+    def on_root_forward_pre(self, module: nn.Module, args: Any) -> None:
+        self._layers = []
+        self._recalibrating = False
 
-    def on_module_forward(self, module: nn.Module, args: Any, output: Any) -> None:
-        stack = self._stack
-        if not stack:
-            return
-        if stack[-1] is module:
-            stack.pop()
-        elif not self._unwind(module):
-            return
-        if not stack:
-            self._root_done(module, output)
-
-    def _unwind(self, module: nn.Module) -> bool:
-        """An inner forward raised and was caught: drop the modules that never returned."""
-        for i in range(len(self._stack) - 1, -1, -1):
-            if self._stack[i] is module:
-                del self._stack[i:]
-                return True
-        return False
+    def on_root_forward(self, module: nn.Module, args: Any, output: Any) -> None:
+        self._root_done(module, output)
 
     # -- dropout and BatchNorm calls ----------------------------------------------------------
     def on_dropout(self, name: str, input: Any, p: float, training: bool, output: Any) -> None:
         if not training or not p:
             return
-        stack = self._stack
+        stack = self._stack()
         if not stack:
             if not torch.is_grad_enabled():
                 self._report_loose(f"F.{name}", f"p={p:g}", _FIX_LOOSE.format(name=name))
@@ -207,7 +188,7 @@ class ModeChecks(Check):
     ) -> None:
         if not training or running_mean is None:
             return  # running statistics used, or not tracked: nothing is updated
-        stack = self._stack
+        stack = self._stack()
         if not stack:
             if not torch.is_grad_enabled():
                 self._report_loose(
@@ -307,7 +288,6 @@ class ModeChecks(Check):
         self._backwards += 1
 
     def on_step_pre(self, optimizer: Any) -> None:
-        self._stack.clear()  # no forward runs when a step starts: recover from any exception
         self._judge(optimizer, self._backwards)
         if self._trained_in_eval:
             self._judge_trained_in_eval(optimizer)
@@ -441,7 +421,7 @@ class ModeChecks(Check):
         if key not in self._reported:
             frames = _user_frames(2, 4)
             owner = type(module).__name__
-            path = _path_in(self._stack[0], module)
+            path = _path_in(self._stack()[0], module)
             where = f"{path} ({owner})" if path else owner
             message = (
                 f"{owner}.forward calls {call}(..., training=True) ({detail}) while {where} is "
