@@ -1,6 +1,11 @@
-"""Run one kata's tests over several versions of its files, in a process of its own.
+"""Run a kata's tests over several versions of its files, in a process of its own.
 
-    python _driver.py PLAN.json RESULTS.json
+    python _driver.py --serve
+
+reads one request a line on stdin, the JSON list ``[PLAN_PATH, RESULTS_PATH]``, runs it, and
+answers one line on stdout, ``done`` or ``error: ...``. One server serves every kata a test
+worker checks, so torch is imported once per worker rather than once per kata (2.7 s of CPU
+each).
 
 PLAN lists pytest runs: ``[{"seed": 0, "variants": {"wrong-x": "/tmp/.../katas/day12/01_x"},
 "stop_early": ["wrong-x"]}, ...]``. Each run is one ``pytest.main`` with the kata plugin and
@@ -9,12 +14,14 @@ PLAN lists pytest runs: ``[{"seed": 0, "variants": {"wrong-x": "/tmp/.../katas/d
 test). RESULTS receives one record per test outcome: variant, seed, test, outcome, the exception's
 type name and the start of the failure message.
 
-A process of its own, as tests/test_katas.py explains: torch cannot be imported twice into one
-interpreter, which pytester's in-process runs would do.
+A process apart from the tests', as tests/test_katas.py explains: torch cannot be imported twice
+into one interpreter, which pytester's in-process runs would do. Learner modules get a fresh
+name at each load, so the runs do not see each other.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -67,25 +74,39 @@ class Recorder:
         )
 
 
-def main(plan_path: str, results_path: str) -> int:
+def run(plan_path: str, results_path: str) -> str | None:
+    """Run a plan; None when done, else what went wrong."""
     plan = json.loads(Path(plan_path).read_text())
     records: list[dict[str, Any]] = []
-    for run in plan:
-        recorder = Recorder(run["seed"], run["variants"], run["stop_early"])
+    for step in plan:
+        recorder = Recorder(step["seed"], step["variants"], step["stop_early"])
         args = [
-            *run["variants"].values(),
+            *step["variants"].values(),
             "-p", "kata.pytest_plugin", "-p", "no:cacheprovider", "--import-mode=importlib",
             "-q", "--tb=no", "--no-header", "--kata-no-gate", "--kata-no-progress",
-            "--kata-seed", str(run["seed"]),
+            "--kata-seed", str(step["seed"]),
         ]  # fmt: skip
-        code = pytest.main(args, plugins=[recorder])
+        with contextlib.redirect_stdout(sys.stderr):  # stdout carries the answers
+            code = pytest.main(args, plugins=[recorder])
         if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
-            print(f"pytest exited with {code!r} for seed {run['seed']}", file=sys.stderr)
-            return 2
+            return f"pytest exited with {code!r} for seed {step['seed']}"
         records += recorder.records
     Path(results_path).write_text(json.dumps(records, indent=1))
+    return None
+
+
+def serve() -> int:
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            problem = run(*json.loads(line))
+        except Exception as exc:  # the next kata still gets served
+            problem = f"{type(exc).__name__}: {exc}"
+        answer = "done" if problem is None else "error: " + " ".join(problem.split())
+        print(answer, flush=True)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:]))
+    sys.exit(serve())

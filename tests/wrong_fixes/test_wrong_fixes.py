@@ -4,17 +4,19 @@ For each kata, the fixes catalogued in tests/wrong_fixes/dayNN/NN_slug.toml are 
 kata as shipped, and the kata's own tests run on each version with the diagnosis gate off
 (``--kata-no-gate``): a wrong fix must fail one of them, with an assertion (not a crash of the
 edit itself), for every seed 0, 1, 2; a right fix and the reference solution must pass them all
-with seed 0. One
-process per kata runs all its versions, in a temporary copy of the kata.
+with seed 0. Every version is a temporary copy of the kata; one driver process per test worker
+runs them (tests/wrong_fixes/_driver.py).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -80,25 +82,66 @@ def _files(meta: Any, base: str) -> dict[str, str]:
     return {name: (folder / name).read_text() for name in meta.files}
 
 
-def _run(tmp_path: Path, plan: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    plan_path, results_path = tmp_path / "plan.json", tmp_path / "results.json"
-    plan_path.write_text(json.dumps(plan))
-    env = {
-        **os.environ,
-        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
-        "PYTHONPATH": str(REPO),
-        "OMP_NUM_THREADS": "1",
-    }
-    done = subprocess.run(
-        [sys.executable, str(DRIVER), str(plan_path), str(results_path)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
-    )  # fmt: skip
-    if done.returncode != 0 or not results_path.exists():
-        pytest.fail(
-            f"The kata runs did not finish (exit {done.returncode}):\n"
-            f"{(done.stdout + done.stderr)[-4000:]}"
-        )
-    return json.loads(results_path.read_text())
+class _Server:
+    """The driver process of this test worker: started at its first kata, kept for the next."""
+
+    def __init__(self, log: Path) -> None:
+        self.log = log
+        self.proc: subprocess.Popen[str] | None = None
+
+    def run(self, tmp_path: Path, plan: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        plan_path, results_path = tmp_path / "plan.json", tmp_path / "results.json"
+        plan_path.write_text(json.dumps(plan))
+        proc = self._started()
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(json.dumps([str(plan_path), str(results_path)]) + "\n")
+        proc.stdin.flush()
+        ready, _, _ = select.select([proc.stdout], [], [], RUN_TIMEOUT_S)
+        answer = proc.stdout.readline().strip() if ready else ""
+        if answer != "done" or not results_path.exists():
+            if not ready:
+                self.close()
+            what = answer or ("no answer" if ready else f"no answer in {RUN_TIMEOUT_S} s")
+            pytest.fail(
+                f"The kata runs did not finish ({what}); the driver's output:\n"
+                f"{self.log.read_text()[-4000:]}"
+            )
+        return json.loads(results_path.read_text())
+
+    def _started(self) -> subprocess.Popen[str]:
+        if self.proc is None or self.proc.poll() is not None:
+            env = {
+                **os.environ,
+                "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+                "PYTHONPATH": str(REPO),
+                "OMP_NUM_THREADS": "1",
+            }
+            self.proc = subprocess.Popen(
+                [sys.executable, str(DRIVER), "--serve"],
+                cwd=self.log.parent, env=env, text=True, stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=self.log.open("a"),
+            )  # fmt: skip
+        return self.proc
+
+    def close(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+@pytest.fixture(scope="module")
+def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Server]:
+    server = _Server(tmp_path_factory.mktemp("wrong-fixes-driver") / "driver.log")
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 def _excerpt(message: str) -> str:
@@ -147,7 +190,7 @@ def _judge(
 
 
 @pytest.mark.parametrize("path", FIX_FILES)
-def test_wrong_fixes_fail_the_kata_tests_and_right_fixes_pass(path, tmp_path):
+def test_wrong_fixes_fail_the_kata_tests_and_right_fixes_pass(path, tmp_path, driver):
     meta, fixes = load(path, REPO)
     versions = {"solution": _version(tmp_path, meta, "solution", _files(meta, "solution"))}
     for fix in fixes:
@@ -167,7 +210,7 @@ def test_wrong_fixes_fail_the_kata_tests_and_right_fixes_pass(path, tmp_path):
         }
         for seed in sorted({*WRONG_SEEDS, *RIGHT_SEEDS})
     ]
-    records = _run(tmp_path, plan)
+    records = driver.run(tmp_path, plan)
     test_count = len({r["test"] for r in records if r["variant"] == "solution"})
     problems = _judge(None, "solution", records, RIGHT_SEEDS, test_count)
     for fix in fixes:
