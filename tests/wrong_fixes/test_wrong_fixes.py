@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from kata._meta import kata_dirs
+from kata._shipped import shipped_file
 from tests.wrong_fixes._catalogue import MIN_WRONG, Fix, fix_files, kata_dir_of, load
 
 REPO = Path(__file__).resolve().parents[2]
@@ -78,8 +79,9 @@ def _version(root: Path, meta: Any, name: str, files: dict[str, str]) -> Path:
 
 
 def _files(meta: Any, base: str) -> dict[str, str]:
-    folder = meta.solution_dir if base == "solution" else meta.solution_dir / "shipped"
-    return {name: (folder / name).read_text() for name in meta.files}
+    if base == "solution":
+        return {name: (meta.solution_dir / name).read_text() for name in meta.files}
+    return {name: shipped_file(meta, name).read_text() for name in meta.files}
 
 
 class _Server:
