@@ -2,7 +2,11 @@
 
 import contextlib
 
-from torch.nn.modules.module import register_module_forward_pre_hook
+import torch
+from torch.nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook
+from torch.utils.data import DataLoader
+
+import fixtures
 
 TARGET_LOSS = 0.2
 TARGET_ACCURACY = 0.95
@@ -53,4 +57,25 @@ def test_the_training_loss_falls_and_the_bars_are_recognised(kata):
     assert accuracy >= TARGET_ACCURACY, (
         f"Validation accuracy is {accuracy:.1%} (chance is 25%); the CNN should reach "
         f"{TARGET_ACCURACY:.0%}."
+    )
+
+
+def test_evaluating_with_run_epoch_records_no_graph(kata):
+    train = kata.load("train.py")
+    torch.manual_seed(kata.seed)
+    data = fixtures.tiny_images(seed=kata.seed)
+    model = fixtures.SmallCNN(in_channels=3, classes=4, width=8)
+    recorded = []
+    handle = register_module_forward_hook(
+        lambda module, args, output: recorded.append(module is model and output.requires_grad)
+    )
+    try:
+        train.run_epoch(model, DataLoader(data.val_set(), batch_size=128))
+    finally:
+        handle.remove()
+    graphs = sum(recorded)
+    assert graphs == 0, (
+        f"run_epoch() without an optimizer only evaluates, yet {graphs} of its forward passes "
+        f"recorded an autograd graph that no backward() will ever use: evaluation should run "
+        f"with gradient tracking off, training with it on."
     )

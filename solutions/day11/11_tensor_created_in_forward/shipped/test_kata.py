@@ -37,3 +37,9 @@ def test_the_noise_layer_works_on_any_device_and_only_in_training(kata):
         f"the output's standard deviation is {noisy.std().item():.3f}."
     )
     assert torch.equal(clean, x), "In eval mode the layer should return its input unchanged."
+
+    on_cpu = layer.train()(torch.zeros(16, 8))
+    assert on_cpu.device.type == "cpu", (
+        f"GaussianNoise returned a tensor on {on_cpu.device} for an input on the CPU: the noise "
+        "must be created on whatever device the input is on, not on a fixed one."
+    )

@@ -13,6 +13,12 @@ def test_training_ends_with_an_accurate_confusion_matrix(kata):
     result = kata.load("train.py").train(seed=kata.seed)
     matrix = result["confusion"]
     total = len(result["val_loader"].dataset)
+    devices = {str(p.device) for p in result["model"].parameters()}
+
+    assert devices == {"cuda:0"}, (
+        f"The trained model's parameters are on {sorted(devices)}: train on the accelerator, "
+        "and bring only the metrics back to the host."
+    )
 
     assert isinstance(matrix, np.ndarray) and matrix.shape == (10, 10), (
         f"confusion_matrix() should return a 10x10 NumPy array, got {type(matrix).__name__} "

@@ -59,3 +59,27 @@ def test_batchnorm_statistics_keep_learning_after_the_first_validation(kata):
         "the first validation: the model trained that epoch in eval mode, so BatchNorm stopped "
         "tracking the statistics of the data it is trained on (and dropout was off too)."
     )
+
+
+def test_validation_runs_in_eval_mode(kata):
+    train = kata.load("train.py")
+    trainer = train.build_trainer(seed=kata.seed)
+    modes = []
+
+    def note(module, args):
+        if not torch.is_grad_enabled():
+            modes.append(not any(m.training for m in module.modules()))
+
+    handle = trainer.model.register_forward_pre_hook(note)
+    try:
+        trainer.fit(2)
+    finally:
+        handle.remove()
+
+    assert modes and all(modes), (
+        f"{modes.count(False)} of the {len(modes)} validation batches ran with layers in "
+        f"training mode: dropout dropped units and BatchNorm normalised with the batch's own "
+        f"statistics (and learned them), so the validation accuracy was not the model's. "
+        f"validate() needs eval mode; it is the training epochs that must get training mode "
+        f"back."
+    )

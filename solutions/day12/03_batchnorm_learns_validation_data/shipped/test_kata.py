@@ -44,6 +44,15 @@ def test_training_carries_on_in_training_mode_after_a_validation_check(kata):
     )
 
 
+def test_the_model_keeps_its_batchnorm_layers(kata):
+    result = kata.load("train.py").train(seed=kata.seed)
+    norms = [m for m in result["model"].modules() if isinstance(m, nn.BatchNorm1d)]
+    assert len(norms) == 2, (
+        f"The model has {len(norms)} BatchNorm1d layers instead of its 2. BatchNorm is not "
+        f"the problem: the mode it is in while evaluate() runs is."
+    )
+
+
 def test_the_model_separates_the_moons(kata):
     result = kata.load("train.py").train(seed=kata.seed)
     accuracy = result["log"][-1]["val_acc"]

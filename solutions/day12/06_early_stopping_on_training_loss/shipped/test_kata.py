@@ -50,3 +50,11 @@ def test_training_stops_once_the_validation_loss_stops_improving(kata):
         f"{len(val) - 1}, more than PATIENCE={patience} epochs later. Early stopping should "
         f"stop once the validation loss has not improved for {patience} epochs in a row."
     )
+    expected = min(best + patience + 1, train.MAX_EPOCHS)
+    assert len(val) >= expected, (
+        f"Training stopped after epoch {len(val) - 1}, only {len(val) - 1 - best} epochs after "
+        f"the lowest validation loss so far (epoch {best}); with PATIENCE={patience} it should "
+        f"go on until {patience} epochs in a row have not improved on the best validation "
+        f"loss. Validation losses by epoch: {_losses(val)}. An improvement is a validation "
+        f"loss below the best validation loss, not below some other number."
+    )
