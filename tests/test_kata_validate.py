@@ -181,6 +181,7 @@ def test_a_constant_the_kata_allows_is_not_flagged(tmp_path):
         meta.read_text().replace('files = ["train.py"]\n', 'files = ["train.py"]\n'
         'solution_may_change = ["lr", "steps"]\n')
     )  # fmt: skip
+    assert _kata(root, "ship", "day01/03")[0] == 0  # an author records the edit
     code, out, _ = _kata(root, "validate", "day01/03", "--no-run")
     assert code == 0, out
 
