@@ -253,6 +253,15 @@ def show_after_solving(course: Course, meta: KataMeta, out: Console) -> None:
         out.print(Syntax(diff, "diff", theme="ansi_dark", background_color="default"))
 
 
+def _shown(course: Course, location: str) -> str:
+    """A finding's ``file:line``, the file named from the course's folder when it is in it."""
+    path = Path(location)
+    try:
+        return str(path.relative_to(course.root))
+    except ValueError:
+        return location
+
+
 def _diff(course: Course, meta: KataMeta, name: str) -> str:
     """The unified diff from the learner's ``name`` to the reference ('' when the same);
     CommandError when the reference is missing."""
@@ -308,7 +317,7 @@ def show_fix(course: Course, meta: KataMeta, out: Console) -> int:
     entry = result.katas.get(meta.id) or {}
     fixes: dict[str, str] = {}
     for finding in entry.get("findings", ()):
-        where = f" at {finding['location']}" if finding.get("location") else ""
+        where = f" at {_shown(course, finding['location'])}" if finding.get("location") else ""
         label = f"{finding.get('severity', 'error')} {finding.get('code')}{where}"
         if finding.get("fix") and label not in fixes:
             fixes[label] = str(finding["fix"])

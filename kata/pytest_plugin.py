@@ -929,7 +929,7 @@ class _Results:
                 info = CATALOGUE.get(code)
                 what = f"{info.severity.value} {code}: {info.summary}" if info else code
                 lines.append(f"  {what}")
-            lines.append(f"  The lesson: {meta.concept}.")
+            lines.append(f"  The lesson: {meta.concept.rstrip('.')}.")
         return lines
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:

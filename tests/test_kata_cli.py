@@ -294,9 +294,13 @@ def test_hints_climb_the_ladder_and_are_remembered(kata, course):
     assert "Hint 2 of 3: backward() adds to .grad" not in out
     assert "Hint 2 of 3" in kata("hint", GROW)[1]
     assert _progress_of(course).hints_used(GROW) == 2
-    assert "Hint 3 of 3" in kata("hint", GROW)[1]
     out = kata("hint", GROW)[1]
-    assert "Hint 3 of 3" in out and "That is the last hint" in out
+    assert "Hint 3 of 3" in out and "once more shows the fix" in out
+    out = kata("hint", GROW)[1]  # the last rung: the diagnosis' fix for the code as it is
+    assert "Hint " not in out
+    assert f"Fix (error grad-accumulation at katas/{GROW}/train.py:" in out
+    assert "zero_grad()" in out
+    assert _progress_of(course).hints_used(GROW) == 3
 
 
 def test_hint_all_shows_the_whole_ladder(kata, course):
