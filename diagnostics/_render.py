@@ -64,7 +64,7 @@ def finding_panel(
     where = str(finding.location) if finding.location else "location unknown"
     times = f"seen {finding.count} times" if finding.count > 1 else ""
     head = f"{sev.value} {finding.code}"
-    room = (width - 4) if width else None  # the corners and a space on each side of the title
+    room = (width - 6) if width else None  # two border cells and a space, each side
     inside: list[str] = []
     if (
         room is not None
