@@ -60,7 +60,7 @@ _DIAGNOSIS_WITHHELD = (
     "(--kata-blind): read your training loop again."
 )
 _SHOWN_ABOVE = "diagnosis and hint above"
-_FIX_WITHHELD = "the fix is the hints' last rung: kata hint {kata}"
+_FIX_WITHHELD = "the fix is the last rung of: kata hint {kata}"
 # Captured output of a kata's first failing test: its last lines only (--kata-traceback: all).
 _OUTPUT_LINES = 3
 _PANEL_WIDTH = 100  # the widest a diagnosis panel gets, whatever the terminal
@@ -560,7 +560,9 @@ def _failure_block(
     if test.report is not None and test.report.findings and not run.blind:
         report = _learners_locations(test.report, excinfo, test)
         label = (
-            "Diagnosis:" if run.show_fix else f"Diagnosis ({_FIX_WITHHELD.format(kata=kata_id)}):"
+            "Diagnosis:"
+            if run.show_fix
+            else f"Diagnosis ({_FIX_WITHHELD.format(kata=_short_id(test.kata_dir))}):"
         )
         parts += [label, _report_text(report, run).rstrip()]
     if meta is not None and not run.blind:
@@ -570,6 +572,12 @@ def _failure_block(
     where = _display(test.kata_dir, item.config.rootpath)
     parts += [f"Run it again: pytest {where}{' --kata-blind' if run.blind else ''}"]
     return headline, "\n".join(parts)
+
+
+def _short_id(kata_dir: Path) -> str:
+    """``day11/01``: what ``kata`` accepts for ``day11/01_gradients_pile_up``."""
+    number = kata_dir.name.split("_", 1)[0]
+    return f"{kata_dir.parent.name}/{number}" if number.isdigit() else kata_dir.name
 
 
 def _trimmed_sections(sections: list[tuple[str, str]], *, first: bool) -> list[tuple[str, str]]:

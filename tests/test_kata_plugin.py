@@ -551,7 +551,7 @@ def test_a_diagnosis_shows_what_and_where_but_keeps_the_fix_for_the_last_hint(co
     block = block_of(result, "test_the_loss_is_a_number")
     assert "eval-mode-in-training · train.py:" in block
     assert "Fix:" not in block
-    assert "the fix is the hints' last rung: kata hint day11/02_finding" in block
+    assert "the fix is the last rung of: kata hint day11/02" in block
 
 
 def test_kata_show_fix_shows_the_fix_at_once(course):
