@@ -884,17 +884,17 @@ class _Results:
             rpt.write_json(run.report_path, data)
 
     def _group_failures(self) -> None:
-        """A kata's failure blocks together, in the order its first one came: under xdist the
-        workers' reports arrive interleaved (the terminal summary prints them after this)."""
+        """A kata's failure blocks together, the katas in the course's order: under xdist the
+        workers' reports arrive interleaved (the terminal summary prints them after this).
+        Other tests keep their order, grouped by file."""
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         failed = getattr(reporter, "stats", {}).get("failed")
         if not failed:
             return
-        first: dict[str, int] = {}
 
-        def group(report: Any) -> int:
-            key = dict(getattr(report, "user_properties", ())).get(rpt.ID) or report.nodeid
-            return first.setdefault(str(key), len(first))
+        def group(report: Any) -> str:
+            kata_id = dict(getattr(report, "user_properties", ())).get(rpt.ID)
+            return str(kata_id or report.nodeid.split("::")[0])
 
         failed.sort(key=group)
 
