@@ -725,3 +725,15 @@ def test_in_a_terminal_colour_is_on_and_force_color_turns_it_on_in_a_pipe(course
         env=env, cwd=PROJECT, timeout=300,
     )  # fmt: skip
     assert _COLOUR.search(forced.stdout)
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="pseudo-terminals: Unix")
+def test_pytest_in_a_narrow_terminal_draws_panels_its_width(course):
+    env = _env()
+    env.pop("COLUMNS", None)
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    argv = [sys.executable, "-m", "pytest", "-p", "kata.pytest_plugin", "-p", "no:cacheprovider",
+            "--kata-no-progress", str(course / "katas" / GROW)]  # fmt: skip
+    out = _in_a_terminal(argv, env, columns=64)
+    panels = [line for line in out.splitlines() if line.startswith(("╭", "│", "╰"))]
+    assert panels and max(len(line.rstrip()) for line in panels) == 64, out[-2000:]
