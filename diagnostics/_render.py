@@ -87,9 +87,6 @@ def finding_panel(
     if finding.evidence or finding.series:
         labels = [label for label, _ in finding.evidence] + [name for name, _ in finding.series]
         label_width = max(map(len, labels), default=0)
-        spark = _SPARK_WIDTH
-        if width is not None:  # the chart, its range and the label on one line of the panel
-            spark = max(8, min(_SPARK_WIDTH, width - 4 - label_width - 1 - 28))
         grid = Table.grid(padding=(0, 1))
         grid.add_column(style="dim", no_wrap=True)
         grid.add_column()
@@ -97,10 +94,12 @@ def finding_panel(
             grid.add_row(Text(label), Text(value))
         for name, values in finding.series:
             if values:
+                span = f"  {_fmt(values[0])} → {_fmt(values[-1])} ({len(values)} values)"
+                spark = _SPARK_WIDTH
+                if width is not None:  # the chart and its span on one line of the panel
+                    spark = max(8, min(_SPARK_WIDTH, width - 4 - label_width - 1 - len(span)))
                 line = Text(sparkline(values, spark), style="cyan")
-                line.append(
-                    f"  {_fmt(values[0])} → {_fmt(values[-1])} ({len(values)} values)", style="dim"
-                )
+                line.append(span, style="dim")
                 grid.add_row(Text(name), line)
         body += [grid] if compact else [Text(""), grid]
     if show_fix:

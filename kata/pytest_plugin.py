@@ -554,7 +554,8 @@ def _failure_block(
     failed = f"{item.name} {'failed' if when == 'call' else 'could not run'}."
     shown = run.shown.get(test.kata_dir)
     if shown is not None:  # the test's name is in pytest's header of the block
-        return headline, f"Kata {kata_id} ({_SHOWN_ABOVE}): {happened}"
+        above = "its first failure above" if run.blind else _SHOWN_ABOVE
+        return headline, f"Kata {kata_id} ({above}): {happened}"
     run.shown[test.kata_dir] = item.name
     parts = [title, happened] if when == "call" else [title, failed, happened]
     if test.report is not None and test.report.findings and not run.blind:

@@ -609,6 +609,14 @@ def test_blind_mode_withholds_the_diagnosis_and_the_hint(course):
     assert "Run it again: pytest katas/day11/02_finding --kata-blind" in block
 
 
+def test_blind_mode_says_nothing_of_a_diagnosis_in_a_katas_other_blocks(course):
+    _two_failing_katas(course)
+    result = run(course, "katas/day13/01_twice", "--kata-blind")
+    second = block_of(result, "test_two")
+    assert "Kata day13/01_twice (its first failure above): The test's own checks" in second
+    assert "diagnosis and hint" not in result.stdout.str()
+
+
 def test_blind_mode_shows_the_learners_line_of_a_crash(course):
     base = (COURSE / "katas" / "day11" / "01_solved" / "train.py").read_text()
     test = (COURSE / "katas" / "day11" / "01_solved" / "test_kata.py").read_text()
