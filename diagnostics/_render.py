@@ -53,10 +53,40 @@ def _fmt(v: float) -> str:
     return f"{v:.3g}" if math.isfinite(v) else str(v)
 
 
-def finding_panel(finding: Finding) -> Panel:
+def finding_panel(
+    finding: Finding, *, show_fix: bool = True, width: int | None = None, compact: bool = False
+) -> Panel:
+    """One finding as a panel. ``show_fix=False`` leaves out the ``Fix:`` line (a kata keeps it
+    for the last rung of its hints). ``width``: the width the panel will take; a title that
+    would not fit moves its count, then its location, into the panel, so it is never cut.
+    ``compact``: no blank lines inside (a kata's failure block, read among others)."""
     sev = finding.severity
+    where = str(finding.location) if finding.location else "location unknown"
+    times = f"seen {finding.count} times" if finding.count > 1 else ""
+    head = f"{sev.value} {finding.code}"
+    room = (width - 6) if width else None  # two border cells and a space, each side
+    inside: list[str] = []
+    if (
+        room is not None
+        and len(f"{head} · {where} · {times}" if times else f"{head} · {where}") > room
+    ):
+        if times:
+            inside.append(f"Seen {finding.count} times.")
+            times = ""
+        if len(f"{head} · {where}") > room:
+            inside.insert(0, f"At {where}.")
+            where = ""
+    title = Text.assemble(
+        (f"{sev.value} ", _STYLE[sev]),
+        (finding.code, "bold"),
+        (f" · {where}" if where else "", "dim"),
+        (f" · {times}" if times else "", "dim"),
+    )
     body: list[Any] = [Text(finding.message)]
+    body += [Text(line, style="dim") for line in inside]
     if finding.evidence or finding.series:
+        labels = [label for label, _ in finding.evidence] + [name for name, _ in finding.series]
+        label_width = max(map(len, labels), default=0)
         grid = Table.grid(padding=(0, 1))
         grid.add_column(style="dim", no_wrap=True)
         grid.add_column()
@@ -64,18 +94,17 @@ def finding_panel(finding: Finding) -> Panel:
             grid.add_row(Text(label), Text(value))
         for name, values in finding.series:
             if values:
-                line = Text(sparkline(values), style="cyan")
-                line.append(
-                    f"  {_fmt(values[0])} → {_fmt(values[-1])} ({len(values)} values)", style="dim"
-                )
+                span = f"  {_fmt(values[0])} → {_fmt(values[-1])} ({len(values)} values)"
+                spark = _SPARK_WIDTH
+                if width is not None:  # the chart and its span on one line of the panel
+                    spark = max(8, min(_SPARK_WIDTH, width - 4 - label_width - 1 - len(span)))
+                line = Text(sparkline(values, spark), style="cyan")
+                line.append(span, style="dim")
                 grid.add_row(Text(name), line)
-        body += [Text(""), grid]
-    body += [Text(""), Text.assemble(("Fix: ", "bold green"), finding.fix)]
-    where = str(finding.location) if finding.location else "location unknown"
-    times = f" · seen {finding.count} times" if finding.count > 1 else ""
-    title = Text.assemble(
-        (f"{sev.value} ", _STYLE[sev]), (finding.code, "bold"), (f" · {where}{times}", "dim")
-    )
+        body += [grid] if compact else [Text(""), grid]
+    if show_fix:
+        body += [] if compact else [Text("")]
+        body.append(Text.assemble(("Fix: ", "bold green"), finding.fix))
     return Panel(
         Group(*body), title=title, title_align="left", border_style=_STYLE[sev].split()[-1]
     )
@@ -89,20 +118,40 @@ def summary_line(report: Report) -> Text:
     return Text(f"diagnostics: {', '.join(parts)}.", style="bold")
 
 
-def render_report(report: Report, console: Console | None = None) -> None:
+def render_report(
+    report: Report,
+    console: Console | None = None,
+    *,
+    show_fix: bool = True,
+    summary: bool = True,
+    compact: bool = False,
+) -> None:
+    """Every finding as a panel the console's width, internal warnings, a summary line
+    (``summary=False``: none, where the panels are the whole story); options as for
+    :func:`finding_panel`."""
     console = console or Console(file=sys.stderr)
     for finding in report.findings:
-        console.print(finding_panel(finding))
+        panel = finding_panel(finding, show_fix=show_fix, width=console.width, compact=compact)
+        console.print(panel)
     for warning in report.internal_warnings:
         console.print(Text(f"internal warning: {warning}", style="dim"))
-    console.print(summary_line(report))
+    if summary:
+        console.print(summary_line(report))
 
 
-def report_text(report: Report, width: int = 100) -> str:
-    """The report as plain text (no colour), e.g. for pytest failure sections."""
+def report_text(
+    report: Report,
+    width: int = 100,
+    *,
+    show_fix: bool = True,
+    summary: bool = True,
+    compact: bool = False,
+) -> str:
+    """The report as plain text (no colour), ``width`` columns at most, e.g. for pytest's
+    failure sections."""
     buffer = io.StringIO()
     console = Console(
         file=buffer, width=width, color_system=None, force_terminal=False, legacy_windows=False
     )
-    render_report(report, console=console)
+    render_report(report, console=console, show_fix=show_fix, summary=summary, compact=compact)
     return buffer.getvalue()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from ._verdict import SOLVED, TIMED_OUT, judge
 
 _BAR_WIDTH = 30
 _STATUS = {
+    "blind": ("✔", "solved blind", "green"),
     "solved": ("✔", "solved", "green"),
     "failing": ("✘", "failing", "red"),
     None: ("·", "not tried", "dim"),
@@ -80,7 +82,10 @@ def run_list(args: argparse.Namespace, out: Console, err: Console) -> int:
                     Text(str(item), "yellow"),
                 )
                 continue
-            mark, label, style = _STATUS[progress.status(item.id)]
+            status = progress.status(item.id)
+            if status == "solved" and progress.solved_blind(item.id):
+                status = "blind"
+            mark, label, style = _STATUS[status]
             table.add_row(
                 Text(f"  {mark}", style=style),
                 Text(label, style=style),
@@ -140,8 +145,11 @@ def run_check(args: argparse.Namespace, out: Console, err: Console) -> int:
     check_timeout(args.timeout)
     out.rule(f"{meta.id}: {meta.title}")
     runner = Runner(echo=_raw_writer(out))
-    result = run_kata(runner, course, meta, seed=args.seed, timeout=args.timeout, color=out)
-    return show_verdict(course, meta, result, out)
+    blind = bool(getattr(args, "blind", False))
+    result = run_kata(
+        runner, course, meta, seed=args.seed, timeout=args.timeout, color=out, blind=blind
+    )
+    return show_verdict(course, meta, result, out, blind=blind)
 
 
 def check_timeout(timeout: float | None) -> None:
@@ -157,22 +165,46 @@ def run_kata(
     seed: int,
     timeout: float | None,
     color: Console,
+    blind: bool = False,
 ) -> RunResult:
-    """One run of the learner's kata with its time budget, its report read back."""
+    """One run of the learner's kata with its time budget, its report read back.
+
+    The run's output takes the width of ``color`` (the console it is shown on) and its
+    colours only when that console has them: never under NO_COLOR, always under FORCE_COLOR,
+    else only on a terminal."""
     args = pytest_args(
-        [meta.dir], root=course.root, seed=seed, color=color.is_terminal, timeout=timeout
+        [meta.dir], root=course.root, seed=seed, color=uses_colour(color), timeout=timeout
     )
+    if blind:
+        args.append("--kata-blind")
+    os.environ["COLUMNS"] = str(color.width)  # the run's panels fit this terminal
     budget = timeout if timeout is not None else meta.timeout
     return runner.run(args, report=True, timeout=budget, learner_dirs=[meta.dir])
 
 
-def show_verdict(course: Course, meta: KataMeta, result: RunResult, out: Console) -> int:
-    """One line saying where the learner stands, and the next command; the exit code."""
+def uses_colour(console: Console) -> bool:
+    """Colour for a run shown on ``console``: rich's reading of the terminal and of
+    FORCE_COLOR, less NO_COLOR (https://no-color.org), which wins."""
+    return console.is_terminal and not console.no_color and console.color_system is not None
+
+
+def show_verdict(
+    course: Course, meta: KataMeta, result: RunResult, out: Console, *, blind: bool = False
+) -> int:
+    """One line saying where the learner stands, and the next command; the exit code. A
+    solved kata also shows its interview question and how the fix compares to the
+    reference."""
     verdict = judge(meta, result)
     if verdict.solved:
         after = course.next_after(meta, course.progress())
         following = f" Next: kata check {after.id}" if after else " Every kata is solved!"
-        out.print(f"✔ {meta.id} solved in {result.seconds:.1f} s.{following}", style="green")
+        how = " blind" if blind else ""
+        out.print(
+            f"✔ {meta.id} solved{how} in {result.seconds:.1f} s.{following}",
+            style="green",
+            markup=False,
+        )
+        show_after_solving(course, meta, out)
         return 0
     if not result.complete:  # the run could not record it: the verdict does
         _record_failing(course, meta, out)
@@ -205,8 +237,58 @@ def _raw_writer(out: Console) -> Callable[[str], None]:
     return write
 
 
+def show_after_solving(course: Course, meta: KataMeta, out: Console) -> None:
+    """The kata's interview question, where its model answer is, and the diff from the
+    learner's files to the reference solution when the fix differs from it."""
+    toml = course.relative(meta.dir / META_FILE)
+    out.print()
+    out.print(Text.assemble(("Interview question: ", "bold"), meta.interview_question))
+    out.print(
+        f"Answer it aloud, then read the model answer: [interview] answer in {toml}.",
+        style="dim",
+        markup=False,
+    )
+    diffs = [(name, diff) for name in meta.files if (diff := _diff(course, meta, name))]
+    if not diffs:
+        out.print("Your fix is the reference solution's, line for line.", markup=False)
+        return
+    out.print("Your fix differs from the reference solution; both pass. Compare:", markup=False)
+    for name, diff in diffs:
+        out.rule(f"{meta.id}: {name}, from yours to the reference")
+        out.print(Syntax(diff, "diff", theme="ansi_dark", background_color="default"))
+
+
+def _shown(course: Course, location: str) -> str:
+    """A finding's ``file:line``, the file named from the course's folder when it is in it."""
+    path = Path(location)
+    try:
+        return str(path.relative_to(course.root))
+    except ValueError:
+        return location
+
+
+def _diff(course: Course, meta: KataMeta, name: str) -> str:
+    """The unified diff from the learner's ``name`` to the reference ('' when the same);
+    CommandError when the reference is missing."""
+    reference = meta.solution_dir / name
+    if not reference.is_file():
+        raise CommandError(f"The reference solution {reference} is missing from the course.")
+    mine = meta.dir / name
+    ours = mine.read_text(encoding="utf-8").splitlines(keepends=True) if mine.is_file() else []
+    return "".join(
+        difflib.unified_diff(
+            ours,
+            reference.read_text(encoding="utf-8").splitlines(keepends=True),
+            f"{course.relative(mine)} (yours)",
+            f"{course.relative(reference)} (reference)",
+        )
+    )
+
+
 # -- kata hint ------------------------------------------------------------------------------------
 def run_hint(args: argparse.Namespace, out: Console, err: Console) -> int:
+    """The hint ladder: a question, the mechanism, where to look; its last rung is the fix
+    the diagnosis gives for the learner's code as it is now (the kata is run to find it)."""
     course = Course.locate(args.root)
     meta = course.find(args.kata)
     progress = load_progress(course, err)
@@ -216,19 +298,52 @@ def run_hint(args: argparse.Namespace, out: Console, err: Console) -> int:
             out.print(Text.assemble((f"Hint {number} of {total}: ", "bold"), hint), soft_wrap=False)
         while progress.hints_used(meta.id) < total:
             progress.use_hint(meta.id)
+        save_progress(progress, err)
+        return show_fix(course, meta, out)
+    seen = progress.hints_used(meta.id)
+    if seen >= total:
+        return show_fix(course, meta, out)
+    number = progress.use_hint(meta.id)
+    label = f"Hint {number} of {total} for {meta.id}: "
+    out.print(Text.assemble((label, "bold"), meta.hints[number - 1]), soft_wrap=False)
+    if number < total:
+        out.print(f"Stuck still? 'kata hint {meta.id}' again gives hint {number + 1}.")
     else:
-        seen = progress.hints_used(meta.id)
-        number = progress.use_hint(meta.id)
-        label = f"Hint {number} of {total} for {meta.id}: "
-        out.print(Text.assemble((label, "bold"), meta.hints[number - 1]), soft_wrap=False)
-        if seen >= total:
-            out.print(
-                f"That is the last hint. 'kata solution {meta.id} --force' shows the reference "
-                "solution."
-            )
-        elif number < total:
-            out.print(f"Stuck still? 'kata hint {meta.id}' again gives hint {number + 1}.")
+        out.print(f"That was the last hint. 'kata hint {meta.id}' once more shows the fix.")
     save_progress(progress, err)
+    return 0
+
+
+def show_fix(course: Course, meta: KataMeta, out: Console) -> int:
+    """The ladder's last rung: the diagnosis' fix for the learner's code as it is now."""
+    runner = Runner(echo=lambda _text: None)
+    with out.status(f"Running {meta.id} to diagnose your code as it is now..."):
+        result = run_kata(runner, course, meta, seed=0, timeout=None, color=out)
+    entry = result.katas.get(meta.id) or {}
+    fixes: dict[str, str] = {}
+    for finding in entry.get("findings", ()):
+        where = f" at {_shown(course, finding['location'])}" if finding.get("location") else ""
+        label = f"{finding.get('severity', 'error')} {finding.get('code')}{where}"
+        if finding.get("fix") and label not in fixes:
+            fixes[label] = str(finding["fix"])
+    if fixes:
+        for label, fix in fixes.items():
+            out.print(Text.assemble(("Fix ", "bold green"), (f"({label}): ", "bold"), fix))
+        out.print(
+            f"That is the last rung. Once solved, 'kata solution {meta.id}' compares your fix "
+            "with the reference.",
+            markup=False,
+        )
+        return 0
+    if judge(meta, result).solved:
+        out.print(f"{meta.id} passes as it is: nothing left to fix.", markup=False)
+        return 0
+    out.print(
+        f"The diagnosis finds nothing to fix in your code as it is now: the test's message is "
+        f"the clue ('kata check {meta.id}'). 'kata solution {meta.id} --force' shows the "
+        "reference solution.",
+        markup=False,
+    )
     return 0
 
 
@@ -243,19 +358,7 @@ def run_solution(args: argparse.Namespace, out: Console, err: Console) -> int:
             f"('kata check {meta.id}'), or see it now with 'kata solution {meta.id} --force'."
         )
     for name in meta.files:
-        reference = meta.solution_dir / name
-        if not reference.is_file():
-            raise CommandError(f"The reference solution {reference} is missing from the course.")
-        mine = meta.dir / name
-        ours = mine.read_text(encoding="utf-8").splitlines(keepends=True) if mine.is_file() else []
-        diff = "".join(
-            difflib.unified_diff(
-                ours,
-                reference.read_text(encoding="utf-8").splitlines(keepends=True),
-                f"{course.relative(mine)} (yours)",
-                f"{course.relative(reference)} (reference)",
-            )
-        )
+        diff = _diff(course, meta, name)
         if not diff:
             out.print(f"Your {name} is the reference solution, line for line.")
             continue

@@ -6,7 +6,8 @@ Format (version 1)::
      "katas": {"day11/01_zero_grad": {"status": "solved", "hints_used": 1,
                                       "last_run": "2025-01-31T10:00:00+00:00"}}}
 
-``status`` is "solved" or "failing"; ``hints_used`` counts the hints shown (0 to 3).
+``status`` is "solved" or "failing"; ``hints_used`` counts the hints shown (0 to 3); ``blind``
+(present only when true) says the kata was solved with its diagnosis withheld.
 
 Two ``kata`` commands may run at once (``kata watch`` in one terminal, ``kata hint`` in
 another). So a :class:`Progress` remembers the changes made to it, and :meth:`Progress.save`
@@ -74,14 +75,25 @@ class Progress:
         """How many hints of this kata the learner has seen (0 to 3)."""
         return int(self.katas.get(kata_id, {}).get("hints_used", 0))
 
-    def mark(self, kata_id: str, status: str, *, when: datetime | None = None) -> None:
-        """Record the outcome of a run of ``kata_id``. Call :meth:`save` to keep it."""
+    def solved_blind(self, kata_id: str) -> bool:
+        """Was the kata solved with its diagnosis withheld (``--kata-blind``)?"""
+        return bool(self.katas.get(kata_id, {}).get("blind", False))
+
+    def mark(
+        self, kata_id: str, status: str, *, when: datetime | None = None, blind: bool = False
+    ) -> None:
+        """Record the outcome of a run of ``kata_id``; ``blind``: a run with the diagnosis
+        withheld, which makes a new solve a blind one. Call :meth:`save` to keep it."""
         if status not in STATUSES:
             raise ValueError(f"A kata's status is one of {STATUSES}, not {status!r}.")
         stamp = (when or datetime.now(timezone.utc)).isoformat(timespec="seconds")
 
         def change(katas: dict[str, dict[str, Any]]) -> None:
             entry = _entry(katas, kata_id)
+            if entry.get("status") != "solved" or status != "solved":  # a new solve, or none
+                entry.pop("blind", None)
+                if status == "solved" and blind:
+                    entry["blind"] = True
             entry["status"] = status
             entry["last_run"] = stamp
 
@@ -105,6 +117,7 @@ class Progress:
             if entry is not None:
                 entry.pop("status", None)
                 entry.pop("last_run", None)
+                entry.pop("blind", None)
 
         self._apply(change)
 

@@ -110,6 +110,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("kata", nargs="?", metavar="KATA", help="the kata (default: first unsolved)")
     p.add_argument("--seed", type=int, default=0, metavar="N", help="the run's seed (default 0)")
+    p.add_argument(
+        "--blind",
+        action="store_true",
+        help="withhold the diagnosis: only the test's symptom is shown; once solved, the "
+        "diagnosis is revealed and the solve counts as blind in 'kata list'",
+    )
     _timeout_option(p)
 
     p = command(
@@ -128,11 +134,12 @@ def _parser() -> argparse.ArgumentParser:
         "hint",
         _cli_learn.run_hint,
         "Show the next hint of a kata.",
-        "Hints go from gentle to explicit; kata remembers how many you have seen.",
+        "Hints go from a question to the mechanism to where to look; kata remembers how many",
+        "you have seen. After the last hint comes the fix the diagnosis gives for your code.",
         "example: kata hint day11/01",
     )
     p.add_argument("kata", metavar="KATA")
-    p.add_argument("--all", action="store_true", help="show every hint at once")
+    p.add_argument("--all", action="store_true", help="show every hint at once, then the fix")
 
     p = command(
         "solution",

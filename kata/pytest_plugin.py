@@ -54,6 +54,16 @@ _DIAGNOSIS_FAILED = (
     "The test's own checks passed, but the diagnosis found a fault in your code: a kata is "
     "solved when the training is right, not only when the numbers look right."
 )
+_DIAGNOSIS_WITHHELD = (
+    "The test's own checks passed, but the training still has a fault: a kata is solved when "
+    "the training is right, not only when the numbers look right. The diagnosis is withheld "
+    "(--kata-blind): read your training loop again."
+)
+_SHOWN_ABOVE = "diagnosis and hint above"
+_FIX_WITHHELD = "the fix is the last rung of: kata hint {kata}"
+# Captured output of a kata's first failing test: its last lines only (--kata-traceback: all).
+_OUTPUT_LINES = 3
+_PANEL_WIDTH = 100  # the widest a diagnosis panel gets, whatever the terminal
 _NO_ACCELERATOR = (
     "This kata runs on an accelerator, and the simulated accelerator (kata/accelerator.py) "
     "is not installed: the kata is skipped."
@@ -140,6 +150,11 @@ class _Run:
     traceback: bool
     gate: bool = True
     authoring: bool = False  # the course's own files are being written: unshipped edits are work
+    show_fix: bool = False  # --kata-show-fix: the diagnosis with its Fix: line at once
+    blind: bool = False  # --kata-blind: the diagnosis withheld, revealed once solved
+    width: int = 80  # the terminal's: the diagnosis panel fits it
+    shown: dict[Path, str] = field(default_factory=dict)  # kata folder -> test whose block has
+    # its diagnosis (per process: under xdist a kata's tests all run on one worker)
     timeout: float | None = None  # --kata-timeout: every kata's budget, instead of its own
     spent: dict[Path, float] = field(default_factory=dict)  # seconds of tests, per kata folder
     timed_out: dict[Path, float] = field(default_factory=dict)  # kata folder -> its budget
@@ -231,6 +246,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "kata.toml, 60 s unless it says otherwise); 0 for none",
     )  # fmt: skip
     group.addoption(
+        "--kata-show-fix", action="store_true",
+        help="show the diagnosis' Fix: line at once (by default it is the last rung of "
+        "'kata hint')",
+    )  # fmt: skip
+    group.addoption(
+        "--kata-blind", action="store_true",
+        help="withhold the diagnosis: a failure shows the test's symptom only; a kata solved "
+        "blind reveals what it would have shown, and progress records the blind solve",
+    )  # fmt: skip
+    group.addoption(
         "--kata-no-gate", action="store_true",
         help="judge the katas by their tests' own asserts alone: a diagnosis is still shown "
         "but no longer fails a passing test (for authors proving a kata's tests)",
@@ -253,8 +278,14 @@ def pytest_configure(config: pytest.Config) -> None:
         gate=not config.getoption("kata_no_gate"),
         authoring=config.getoption("kata_authoring"),
         timeout=config.getoption("kata_timeout"),
+        show_fix=config.getoption("kata_show_fix"),
+        blind=config.getoption("kata_blind"),
+        width=_terminal_width(config),
     )
     _register_stack_dump()
+    dist = getattr(config.option, "dist", "no")
+    if not _is_worker(config) and dist == "load" and _about_katas(config):
+        config.option.dist = "loadfile"  # a kata's tests on one worker: its blocks together
     if not _is_worker(config):  # under xdist the controller sums up the workers' reports
         config.pluginmanager.register(_Results(config), "kata-results")
 
@@ -270,6 +301,23 @@ def _register_stack_dump() -> None:
     except OSError:
         return
     faulthandler.register(signal.SIGUSR1, file=dump, all_threads=True)
+
+
+def _terminal_width(config: pytest.Config) -> int:
+    """The columns of the terminal (COLUMNS, else the tty's; 80 when it is neither); under
+    xdist the workers get the controller's."""
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and "kata_width" in workerinput:
+        return int(workerinput["kata_width"])
+    import shutil
+
+    return shutil.get_terminal_size((80, 24)).columns
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist (controller): hand each worker the terminal's width."""
+    node.workerinput["kata_width"] = node.config.stash[_RUN].width
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
@@ -379,8 +427,9 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
             run.spent[test.kata_dir] = run.spent.get(test.kata_dir, 0.0) + (
                 time.perf_counter() - started
             )
-    if test.report.failed and item.config.stash[_RUN].gate:
-        raise KataDiagnosisFailed(_DIAGNOSIS_FAILED)
+    run = item.config.stash[_RUN]
+    if test.report.failed and run.gate:
+        raise KataDiagnosisFailed(_DIAGNOSIS_WITHHELD if run.blind else _DIAGNOSIS_FAILED)
     return result
 
 
@@ -410,9 +459,12 @@ def pytest_runtest_makereport(
     if report.failed and call.excinfo is not None:
         run = item.config.stash[_RUN]
         report.user_properties.append((rpt.MESSAGE, _what_happened(call.excinfo, test, False)))
+        first = test.kata_dir not in run.shown
         headline, block = _failure_block(item, test, call.excinfo, run, call.when)
         if run.traceback:
             block += f"\n\nFull traceback:\n{report.longreprtext}"
+        else:
+            report.sections = _trimmed_sections(report.sections, first=first)
         report.longrepr = _longrepr(item, headline, block)
     return report
 
@@ -445,6 +497,7 @@ def _finding_dict(finding: Any) -> dict[str, Any]:
         "severity": finding.severity.value,
         "location": str(finding.location) if finding.location else None,
         "count": finding.count,
+        "fix": finding.fix,
     }
 
 
@@ -496,21 +549,95 @@ def _accelerator_module() -> Any:
 def _failure_block(
     item: pytest.Item, test: _Test, excinfo: Any, run: _Run, when: str
 ) -> tuple[str, str]:
-    """A one-line headline for pytest's short summary, and the block for the failure."""
+    """A one-line headline for pytest's short summary, and the block for the failure.
+
+    The diagnosis, the hint and the command to run again come once per kata, in the block of
+    its first failing test; the blocks of its other tests show their symptom only."""
     meta = test.meta
     kata_id = f"{test.kata_dir.parent.name}/{test.kata_dir.name}"
     happened = _what_happened(excinfo, test, advice=True)
-    parts = [f"Kata {kata_id}: {meta.title}" if meta else f"Kata {kata_id}", _RULE]
-    parts += [f"{item.name} {'failed' if when == 'call' else 'could not run'}.", "", happened]
-    if test.report is not None and test.report.findings:
-        parts += ["", "Diagnosis:", _report_text(test.report).rstrip()]
-    if meta is not None:
+    headline = f"Kata {kata_id}: {happened.splitlines()[0]}"
+    title = f"Kata {kata_id}: {meta.title}" if meta else f"Kata {kata_id}"
+    failed = f"{item.name} {'failed' if when == 'call' else 'could not run'}."
+    shown = run.shown.get(test.kata_dir)
+    if shown is not None:  # the test's name is in pytest's header of the block
+        above = "its first failure above" if run.blind else _SHOWN_ABOVE
+        return headline, f"Kata {kata_id} ({above}): {happened}"
+    run.shown[test.kata_dir] = item.name
+    parts = [title, happened] if when == "call" else [title, failed, happened]
+    if test.report is not None and test.report.findings and not run.blind:
+        report = _learners_locations(test.report, excinfo, test)
+        label = (
+            "Diagnosis:"
+            if run.show_fix
+            else f"Diagnosis ({_FIX_WITHHELD.format(kata=_short_id(test.kata_dir))}):"
+        )
+        parts += [label, _report_text(report, run).rstrip()]
+    if meta is not None and not run.blind:
         used = run.hints_used(meta)
         number = min(used, len(meta.hints) - 1) + 1
-        parts += ["", f"Hint {number} of {len(meta.hints)}: {meta.hints[number - 1]}"]
+        parts += [f"Hint {number} of {len(meta.hints)}: {meta.hints[number - 1]}"]
     where = _display(test.kata_dir, item.config.rootpath)
-    parts += ["", f"Run it again: pytest {where}"]
-    return f"Kata {kata_id}: {happened.splitlines()[0]}", "\n".join(parts)
+    parts += [f"Run it again: pytest {where}{' --kata-blind' if run.blind else ''}"]
+    return headline, "\n".join(parts)
+
+
+def _short_id(kata_dir: Path) -> str:
+    """``day11/01``: what ``kata`` accepts for ``day11/01_gradients_pile_up``."""
+    number = kata_dir.name.split("_", 1)[0]
+    return f"{kata_dir.parent.name}/{number}" if number.isdigit() else kata_dir.name
+
+
+def _trimmed_sections(sections: list[tuple[str, str]], *, first: bool) -> list[tuple[str, str]]:
+    """The captured output of a kata's first failing test, its last lines only; none for the
+    kata's other tests (the same training, printed again)."""
+    kept = []
+    for title, text in sections:
+        if not title.startswith("Captured"):
+            kept.append((title, text))
+        elif first:
+            lines = text.rstrip("\n").splitlines()
+            if len(lines) > _OUTPUT_LINES + 1:  # a note in place of one line saves nothing
+                left = len(lines) - _OUTPUT_LINES
+                note = f"({left} earlier lines left out; --kata-traceback shows them all)"
+                lines = [note, *lines[-_OUTPUT_LINES:]]
+            kept.append((title, "\n".join(lines) + "\n"))
+    return kept
+
+
+def _learners_locations(report: Any, excinfo: Any, test: _Test) -> Any:
+    """The report with every finding placed in the learner's code, named from the kata's
+    folder (``train.py:33``): a location in a test file or in the diagnostics engine becomes
+    the learner's line of the failure, or none."""
+    import dataclasses
+
+    from diagnostics import Location
+
+    frame = _learner_frames(excinfo.tb, test)
+    fallback = Location(frame[0], frame[1]) if frame else None
+    findings = []
+    for finding in report.findings:
+        place = finding.location
+        if place is not None and not _learners(place.file):
+            place = fallback
+        if place is not None:
+            place = dataclasses.replace(place, file=_in_kata_dir(place.file, test))
+        findings.append(dataclasses.replace(finding, location=place))
+    return dataclasses.replace(report, findings=findings, _index={})
+
+
+def _learners(file: str) -> bool:
+    path = Path(file)
+    return not (path.name.startswith("test_") or path.name == "conftest.py"
+                or "diagnostics" in path.parts)  # fmt: skip
+
+
+def _in_kata_dir(file: str, test: _Test) -> str:
+    """A learner's file as named from its kata's folder; other files as they were."""
+    path = Path(file)
+    if not path.is_absolute():
+        path = Path.cwd() / path
+    return path.name if _in_kata(path, test) else file
 
 
 def _longrepr(item: pytest.Item, headline: str, block: str) -> Any:
@@ -565,15 +692,23 @@ def _plain_assertion(message: str) -> str:
 
 def _learner_frame(tb: Any, test: _Test) -> str:
     """' at train.py:23' and its source line: the last frame of a kata file in the traceback."""
+    frame = _learner_frames(tb, test)
+    if frame is None:
+        return ""
+    return f"\n  at {Path(frame[0]).name}:{frame[1]}: {frame[2]}"
+
+
+def _learner_frames(tb: Any, test: _Test) -> tuple[str, int, str] | None:
+    """(file, line, source) of the last frame of a kata file (not its test) in ``tb``."""
     frames = [
         f
         for f in traceback.extract_tb(tb)
         if Path(f.filename).name != TEST_FILE and _in_kata(Path(f.filename), test)
     ]
     if not frames:
-        return ""
+        return None
     frame = frames[-1]
-    return f"\n  at {Path(frame.filename).name}:{frame.lineno}: {(frame.line or '').strip()}"
+    return frame.filename, frame.lineno or 0, (frame.line or "").strip()
 
 
 def _in_kata(path: Path, test: _Test) -> bool:
@@ -583,17 +718,22 @@ def _in_kata(path: Path, test: _Test) -> bool:
     return any(path.parent.resolve() == folder.resolve() for folder in folders)
 
 
-def _report_text(report: Any) -> str:
+def _report_text(report: Any, run: _Run) -> str:
+    """The diagnosis as panels the terminal's width (100 columns at most), the fix only with
+    --kata-show-fix."""
     try:
         from diagnostics._render import report_text
     except ImportError:
         return "\n".join(
             f"{f.severity.value} {f.code}"
             + (f" at {f.location}" if f.location else "")
-            + f": {f.message}\n  fix: {f.fix}"
+            + f": {f.message}"
+            + (f"\n  fix: {f.fix}" if run.show_fix else "")
             for f in report.findings
         )
-    return str(report_text(report))
+    width = max(20, min(run.width, _PANEL_WIDTH))
+    text = report_text(report, width, show_fix=run.show_fix, summary=False, compact=True)
+    return str(text)
 
 
 def _display(path: Path, root: Path) -> str:
@@ -738,6 +878,7 @@ class _Results:
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         run = self.run
+        self._group_failures()
         if self._check_course_files() and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if not run.results:
@@ -752,6 +893,21 @@ class _Results:
             data = run.results.to_dict(seed=run.seed, solution=run.solution, hints=hints)
             rpt.write_json(run.report_path, data)
 
+    def _group_failures(self) -> None:
+        """A kata's failure blocks together, the katas in the course's order: under xdist the
+        workers' reports arrive interleaved (the terminal summary prints them after this).
+        Other tests keep their order, grouped by file."""
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        failed = getattr(reporter, "stats", {}).get("failed")
+        if not failed:
+            return
+
+        def group(report: Any) -> str:
+            kata_id = dict(getattr(report, "user_properties", ())).get(rpt.ID)
+            return str(kata_id or report.nodeid.split("::")[0])
+
+        failed.sort(key=group)
+
     def _record_progress(self) -> dict[Path, _progress.Progress]:
         """Load (repairing a corrupt file), record this run's outcomes, save."""
         by_root: dict[Path, _progress.Progress] = {}
@@ -764,7 +920,8 @@ class _Results:
                     self.run.problems.append(problem)
             if not self.run.solution and result.status != "skipped":
                 # progress knows solved and failing: a kata out of time is failing
-                by_root[root].mark(result.id, "solved" if result.solved else "failing")
+                status = "solved" if result.solved else "failing"
+                by_root[root].mark(result.id, status, blind=self.run.blind)
         if not self.run.solution:
             for progress in by_root.values():
                 try:
@@ -775,6 +932,26 @@ class _Results:
                     self.run.problems.append(f"The progress file could not be saved: {exc}")
         return by_root
 
+    def _revealed(self) -> list[str]:
+        """What the diagnosis would have said, for each kata solved in a blind run."""
+        from diagnostics import CATALOGUE
+
+        lines = []
+        for result in sorted(self.run.results.katas.values(), key=lambda r: r.id):
+            if not result.solved:
+                continue
+            kata_dir = Path(result.root) / "katas" / result.id
+            meta = self.run.meta(kata_dir)
+            if not isinstance(meta, KataMeta):
+                continue
+            lines.append(f"{result.id} solved blind. The diagnosis withheld was:")
+            for code in meta.codes:
+                info = CATALOGUE.get(code)
+                what = f"{info.severity.value} {code}: {info.summary}" if info else code
+                lines.append(f"  {what}")
+            lines.append(f"  The lesson: {meta.concept.rstrip('.')}.")
+        return lines
+
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         run = self.run
         if not run.results:
@@ -783,6 +960,9 @@ class _Results:
         terminalreporter.write_sep("=", f"katas, seed {run.seed}{variant}")
         for line in run.results.summary_lines():
             terminalreporter.write_line(line)
+        if run.blind:
+            for line in self._revealed():
+                terminalreporter.write_line(line)
         for problem in run.problems:
             terminalreporter.write_line(f"warning: {problem}", yellow=True)
         if run.report_path is not None and not self.config.getoption("kata_report_quietly"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -294,9 +295,13 @@ def test_hints_climb_the_ladder_and_are_remembered(kata, course):
     assert "Hint 2 of 3: backward() adds to .grad" not in out
     assert "Hint 2 of 3" in kata("hint", GROW)[1]
     assert _progress_of(course).hints_used(GROW) == 2
-    assert "Hint 3 of 3" in kata("hint", GROW)[1]
     out = kata("hint", GROW)[1]
-    assert "Hint 3 of 3" in out and "That is the last hint" in out
+    assert "Hint 3 of 3" in out and "once more shows the fix" in out
+    out = kata("hint", GROW)[1]  # the last rung: the diagnosis' fix for the code as it is
+    assert "Hint " not in out
+    assert f"Fix (error grad-accumulation at katas/{GROW}/train.py:" in out
+    assert "zero_grad()" in out
+    assert _progress_of(course).hints_used(GROW) == 3
 
 
 def test_hint_all_shows_the_whole_ladder(kata, course):
@@ -605,3 +610,130 @@ def test_watch_goes_on_watching_after_a_collection_error(kata, course):
     assert code == 0, err
     assert "test_mine.py could not be collected: SyntaxError" in out
     assert f"✔ {GROW} solved" in out
+
+
+# -- blind mode, the fix as the last rung, after solving ------------------------------------------
+def test_check_blind_withholds_the_diagnosis_and_a_blind_solve_is_marked(kata, course):
+    code, out, _ = kata("check", GROW, "--blind")
+    assert code == 1
+    assert "grad-accumulation" not in out and "Hint" not in out
+    assert "Run it again: pytest katas/day01/02_steps_that_grow --kata-blind" in out
+    code, out, _ = kata("check", FIT, "--blind")
+    assert code == 0
+    assert f"✔ {FIT} solved blind" in out
+    assert f"{FIT} solved blind. The diagnosis withheld was:" in out
+    assert "error grads-cleared-before-step: " in out
+    assert _progress_of(course).solved_blind(FIT)
+    assert f"solved blind  {FIT}" in kata("list")[1]
+
+
+def test_a_kata_solved_with_its_diagnosis_shown_is_listed_as_solved(kata, course):
+    assert kata("check", FIT)[0] == 0
+    assert not _progress_of(course).solved_blind(FIT)
+    assert f"solved     {FIT}" in kata("list")[1]
+
+
+def test_hint_all_ends_the_ladder_with_the_fix(kata, course):
+    code, out, _ = kata("hint", GROW, "--all")
+    assert code == 0
+    assert out.index("Hint 3 of 3: ") < out.index("Fix (error grad-accumulation at ")
+
+
+def test_the_last_rung_of_a_kata_that_passes_says_there_is_nothing_to_fix(kata, course):
+    code, out, _ = kata("hint", FIT, "--all")
+    assert code == 0
+    assert f"{FIT} passes as it is: nothing left to fix." in out
+
+
+def test_after_solving_check_asks_the_interview_question_and_says_where_the_answer_is(kata):
+    code, out, _ = kata("check", FIT)
+    assert code == 0
+    assert "Interview question: Where does optimizer.zero_grad() go in a training step" in out
+    assert f"[interview] answer in katas/{FIT}/kata.toml" in out
+    assert "Your fix is the reference solution's, line for line." in out
+
+
+def test_after_solving_with_another_fix_check_shows_the_diff_to_the_reference(kata, course):
+    learner = course / "katas" / GROW / "train.py"
+    text = learner.read_text()
+    fixed = text.replace("loss.backward()", "model.zero_grad()\n        loss.backward()", 1)
+    assert fixed != text
+    learner.write_text(fixed)
+    code, out, _ = kata("check", GROW)
+    assert code == 0, out
+    assert "Your fix differs from the reference solution" in out
+    assert "-        model.zero_grad()" in out and "+        optimizer.zero_grad()" in out
+
+
+# -- colour and width in a real terminal ----------------------------------------------------------
+def _in_a_terminal(argv: list[str], env: dict[str, str], columns: int) -> str:
+    """Run ``argv`` with a pseudo-terminal ``columns`` wide as its stdout and stderr."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=PROJECT)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the terminal's other end is closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    proc.wait(timeout=300)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+_COLOUR = re.compile(r"\x1b\[(3[0-7]|9[0-7]|38;)")
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="pseudo-terminals: Unix")
+def test_in_a_terminal_no_color_means_no_colour_and_panels_fit_its_width(course):
+    env = _env()
+    env.pop("COLUMNS", None)
+    env.pop("FORCE_COLOR", None)
+    env["NO_COLOR"] = "1"
+    out = _in_a_terminal(_command("check", GROW, "--root", str(course)), env, columns=60)
+    assert "grad-accumulation" in out
+    assert not _COLOUR.search(out), repr(out[:300])
+    panels = [line for line in out.splitlines() if line.startswith(("╭", "│", "╰"))]
+    assert panels and max(len(line.rstrip()) for line in panels) == 60
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="pseudo-terminals: Unix")
+def test_in_a_terminal_colour_is_on_and_force_color_turns_it_on_in_a_pipe(course):
+    env = _env()
+    env.pop("NO_COLOR", None)
+    env.pop("FORCE_COLOR", None)
+    out = _in_a_terminal(_command("check", GROW, "--root", str(course)), env, columns=100)
+    assert _COLOUR.search(out)
+    piped = subprocess.run(
+        _command("check", GROW, "--root", str(course)), capture_output=True, text=True,
+        env=env, cwd=PROJECT, timeout=300,
+    )  # fmt: skip
+    assert not _COLOUR.search(piped.stdout)
+    env["FORCE_COLOR"] = "1"
+    forced = subprocess.run(
+        _command("check", GROW, "--root", str(course)), capture_output=True, text=True,
+        env=env, cwd=PROJECT, timeout=300,
+    )  # fmt: skip
+    assert _COLOUR.search(forced.stdout)
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="pseudo-terminals: Unix")
+def test_pytest_in_a_narrow_terminal_draws_panels_its_width(course):
+    env = _env()
+    env.pop("COLUMNS", None)
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    argv = [sys.executable, "-m", "pytest", "-p", "kata.pytest_plugin", "-p", "no:cacheprovider",
+            "--kata-no-progress", str(course / "katas" / GROW)]  # fmt: skip
+    out = _in_a_terminal(argv, env, columns=64)
+    panels = [line for line in out.splitlines() if line.startswith(("╭", "│", "╰"))]
+    assert panels and max(len(line.rstrip()) for line in panels) == 64, out[-2000:]

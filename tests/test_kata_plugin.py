@@ -539,3 +539,159 @@ def test_kata_timeout_overrides_every_katas_budget(course):
              train=ENDLESS)  # fmt: skip
     result = run(course, "katas/day13", "--kata-timeout", "0.5")
     assert "train.py did not finish in 0.5 s." in result.stdout.str()
+
+
+# -- what a failure shows: the fix withheld, blind mode, one diagnosis per kata --------------------
+def _panels(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith(("╭", "│", "╰"))]
+
+
+def test_a_diagnosis_shows_what_and_where_but_keeps_the_fix_for_the_last_hint(course):
+    result = run(course, "katas/day11/02_finding")
+    block = block_of(result, "test_the_loss_is_a_number")
+    assert "eval-mode-in-training · train.py:" in block
+    assert "Fix:" not in block
+    assert "the fix is the last rung of: kata hint day11/02" in block
+
+
+def test_kata_show_fix_shows_the_fix_at_once(course):
+    result = run(course, "katas/day11/02_finding", "--kata-show-fix")
+    block = block_of(result, "test_the_loss_is_a_number")
+    assert "Fix:" in block and "model.train()" in block
+    assert "last rung" not in block
+
+
+TWO_TESTS = (
+    "def test_one(kata):\n    kata.load().train(seed=kata.seed)\n\n\n"
+    "def test_two(kata):\n    kata.load().train(seed=kata.seed)\n"
+)
+
+
+def _two_failing_katas(course: pytest.Pytester) -> None:
+    train = (COURSE / "katas" / "day11" / "02_finding" / "train.py").read_text()
+    for kata_id in ("day13/01_twice", "day13/02_twice"):
+        add_kata(course, kata_id, TWO_TESTS, train=train)
+
+
+def test_a_kata_with_several_failing_tests_shows_its_diagnosis_once(course):
+    _two_failing_katas(course)
+    result = run(course, "katas/day13/01_twice")
+    result.assert_outcomes(failed=2)
+    first, second = block_of(result, "test_one"), block_of(result, "test_two")
+    assert "eval-mode-in-training" in first and "Hint 1 of 3" in first
+    assert "eval-mode-in-training" not in second and "Hint" not in second
+    assert "Kata day13/01_twice (diagnosis and hint above): The test's own checks passed" in second
+    assert len([line for line in _panels(result.stdout.str()) if line.startswith("╭")]) == 1
+
+
+def test_under_xdist_a_katas_blocks_come_out_together_with_one_diagnosis_each(course):
+    _two_failing_katas(course)
+    result = run(course, "katas/day13", "-p", "xdist", "-n", "2")
+    result.assert_outcomes(failed=4)
+    headers = [line.strip("_ ") for line in result.outlines if line.startswith("____")]
+    katas = [
+        line.split(" ", 2)[1].rstrip(":")
+        for line in result.outlines
+        if line.startswith("Kata day13/")
+    ]
+    assert len(headers) == 4 and len(katas) == 4
+    assert katas[0] == katas[1] and katas[2] == katas[3] and katas[1] != katas[2], katas
+    assert len([line for line in _panels(result.stdout.str()) if line.startswith("╭")]) == 2
+
+
+def test_blind_mode_withholds_the_diagnosis_and_the_hint(course):
+    result = run(course, "katas/day11/02_finding", "--kata-blind")
+    result.assert_outcomes(failed=1)
+    block = block_of(result, "test_the_loss_is_a_number")
+    assert "The diagnosis is withheld (--kata-blind)" in block
+    assert "eval-mode-in-training" not in result.stdout.str()
+    assert "Hint" not in block and not _panels(block)
+    assert "Run it again: pytest katas/day11/02_finding --kata-blind" in block
+
+
+def test_blind_mode_says_nothing_of_a_diagnosis_in_a_katas_other_blocks(course):
+    _two_failing_katas(course)
+    result = run(course, "katas/day13/01_twice", "--kata-blind")
+    second = block_of(result, "test_two")
+    assert "Kata day13/01_twice (its first failure above): The test's own checks" in second
+    assert "diagnosis and hint" not in result.stdout.str()
+
+
+def test_blind_mode_shows_the_learners_line_of_a_crash(course):
+    base = (COURSE / "katas" / "day11" / "01_solved" / "train.py").read_text()
+    test = (COURSE / "katas" / "day11" / "01_solved" / "test_kata.py").read_text()
+    add_kata(course, "day13/01_crash", test, base.replace("nn.Linear(4, 1)", "nn.Linear(5, 1)"))
+    result = run(course, "katas/day13", "--kata-blind")
+    result.stdout.fnmatch_lines(["  at train.py:21: loss = loss_fn(model(data.x_train), *"])
+
+
+def test_a_kata_solved_blind_reveals_its_diagnosis_and_is_recorded_as_blind(course):
+    kata_id, kata = "day11/02_finding", course.path / "katas" / "day11" / "02_finding"
+    assert run(course, str(kata), "--kata-blind").ret == 1
+    solution = COURSE / "solutions" / "day11" / "02_finding" / "train.py"
+    (kata / "train.py").write_text(solution.read_text())  # the learner's fix
+    result = run(course, str(kata), "--kata-blind")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"{kata_id} solved blind. The diagnosis withheld was:",
+            "  error eval-mode-in-training: *",
+            "  The lesson: A test concept.",
+        ]
+    )
+    progress = json.loads((course.path / ".kata" / "progress.json").read_text())
+    assert progress["katas"][kata_id]["blind"] is True
+    run(course, str(kata))  # solved again, the diagnosis shown: still solved blind
+    progress = json.loads((course.path / ".kata" / "progress.json").read_text())
+    assert progress["katas"][kata_id]["blind"] is True
+
+
+def test_a_kata_solved_with_the_diagnosis_shown_is_not_blind(course):
+    run(course, "katas/day11/01_solved")
+    progress = json.loads((course.path / ".kata" / "progress.json").read_text())
+    assert "blind" not in progress["katas"]["day11/01_solved"]
+
+
+FAULT_IN_THE_TEST = """\
+import torch
+
+
+def test_the_test_itself_steps_twice_without_clearing(kata):
+    kata.load()
+    model = torch.nn.Linear(2, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for _ in range(3):
+        model(torch.ones(4, 2)).sum().backward()
+        optimizer.step()
+"""
+
+
+def test_a_finding_is_never_placed_in_the_kata_s_test_file(course):
+    add_kata(course, "day13/01_test_fault", FAULT_IN_THE_TEST)
+    result = run(course, "katas/day13")
+    result.assert_outcomes(failed=1)
+    panels = "\n".join(_panels(result.stdout.str()))
+    assert "grad-accumulation" in panels
+    assert "test_kata.py" not in panels
+
+
+def test_panels_take_the_terminals_width_down_to_60_columns(course, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "60")
+    result = run(course, "katas/day11/02_finding")
+    panels = _panels(result.stdout.str())
+    assert panels and max(map(len, panels)) == 60
+    monkeypatch.setenv("COLUMNS", "200")
+    result = run(course, "katas/day11/02_finding")
+    assert max(map(len, _panels(result.stdout.str()))) == 100  # no wider than 100
+
+
+def test_the_captured_output_of_a_failing_kata_test_is_its_last_lines(course):
+    loud = "def test_loud(kata):\n    for i in range(20):\n        print(f'line {i}')\n" \
+        "    assert False, 'too loud'\n"  # fmt: skip
+    add_kata(course, "day13/01_loud", loud)
+    result = run(course, "katas/day13")
+    output = result.stdout.str()
+    assert "(17 earlier lines left out; --kata-traceback shows them all)" in output
+    assert "line 19" in output and "line 16" not in output
+    result = run(course, "katas/day13", "--kata-traceback")
+    assert "line 0" in result.stdout.str()

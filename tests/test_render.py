@@ -14,7 +14,7 @@ import pytest
 from rich.console import Console
 
 from diagnostics import Finding, Location, Report
-from diagnostics._render import render_report, sparkline
+from diagnostics._render import render_report, report_text, sparkline
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -108,3 +108,47 @@ def test_user_provided_names_are_shown_literally_never_as_markup(name):
     for part in ("message", "fix", "label", "value", "series", "check"):
         assert f"{part} {name}" in text
     assert f"{name}.py:7" in text
+
+
+def _long_finding(count: int = 68) -> Finding:
+    return Finding(
+        code="grads-cleared-before-step",
+        message="optimizer.step() ran after the gradients from backward() had been cleared.",
+        fix="Clear gradients before loss.backward(), never between backward() and step().",
+        location=Location("katas/day11/02_grads_cleared_before_step/train.py", 27),
+        evidence=(("optimizer", "SGD (lr=0.05)"),),
+        series=(("gradient norm at each step", tuple(float(i) for i in range(180))),),
+        count=count,
+    )
+
+
+@pytest.mark.parametrize("width", [60, 72, 80, 100, 140])
+def test_a_panel_takes_the_consoles_width_and_no_line_is_wider(width):
+    report = Report()
+    report._add(_long_finding(), key="a")
+    buffer = io.StringIO()
+    render_report(report, console=Console(file=buffer, width=width, color_system=None))
+    lines = buffer.getvalue().splitlines()
+    assert max(map(len, lines)) <= width
+    assert len(lines[0]) == width  # the panel's top border spans the console
+
+
+@pytest.mark.parametrize("width", [60, 64, 70, 80, 90])
+def test_a_title_too_long_moves_its_count_into_the_panel_never_cutting_a_number(width):
+    report = Report()
+    report._add(_long_finding(count=68), key="a")
+    buffer = io.StringIO()
+    render_report(report, console=Console(file=buffer, width=width, color_system=None))
+    text = buffer.getvalue()
+    title = text.splitlines()[0]
+    assert "seen 68 times" in title or ("Seen 68 times." in text and "seen" not in title)
+    assert "…" not in title
+    location = "katas/day11/02_grads_cleared_before_step/train.py:27"
+    assert location in title or f"At {location}." in text
+
+
+def test_the_fix_line_is_optional():
+    assert "Fix: " in report_text(_report())
+    without = report_text(_report(), show_fix=False)
+    assert "Fix: " not in without and "zero_grad" not in without
+    assert "optimizer.step() at step 2" in without
