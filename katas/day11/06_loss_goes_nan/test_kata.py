@@ -10,7 +10,7 @@ def test_the_loss_stays_finite_at_every_step(kata):
     losses = kata.load("train.py").train(seed=kata.seed)["losses"]
     bad = next((i for i, v in enumerate(losses) if not math.isfinite(v)), None)
     assert bad is None, (
-        f"The loss became {losses[bad]} at step {bad} "
+        f"The loss became {losses[bad]} at step {bad + 1} "
         f"(the steps before: {', '.join(f'{v:.4g}' for v in losses[max(bad - 3, 0) : bad])}); "
         f"after that every weight is NaN and nothing more is learned. Some optimizer step "
         f"jumped so far that the loss overflowed."

@@ -17,8 +17,8 @@ def test_the_kept_epoch_is_the_one_with_the_lowest_validation_loss(kata):
     best = _argmin(val)
 
     assert chosen == best, (
-        f"Early stopping kept epoch {chosen}, whose validation loss is {val[chosen]:.3f}, "
-        f"but the validation loss was lowest at epoch {best} ({val[best]:.3f}). "
+        f"Early stopping kept epoch {chosen + 1}, whose validation loss is {val[chosen]:.3f}, "
+        f"but the validation loss was lowest at epoch {best + 1} ({val[best]:.3f}). "
         f"Validation losses by epoch: {_losses(val)}. The training loss almost always keeps "
         f"falling, because the model can memorise its own training data; what early stopping "
         f"must watch is how well the model does on data it does not train on."
@@ -46,14 +46,14 @@ def test_training_stops_once_the_validation_loss_stops_improving(kata):
     best, patience = _argmin(val), train.PATIENCE
 
     assert len(val) <= best + patience + 1, (
-        f"The validation loss was lowest at epoch {best}, yet training went on to epoch "
-        f"{len(val) - 1}, more than PATIENCE={patience} epochs later. Early stopping should "
+        f"The validation loss was lowest at epoch {best + 1}, yet training went on to epoch "
+        f"{len(val)}, more than PATIENCE={patience} epochs later. Early stopping should "
         f"stop once the validation loss has not improved for {patience} epochs in a row."
     )
     expected = min(best + patience + 1, train.MAX_EPOCHS)
     assert len(val) >= expected, (
-        f"Training stopped after epoch {len(val) - 1}, only {len(val) - 1 - best} epochs after "
-        f"the lowest validation loss so far (epoch {best}); with PATIENCE={patience} it should "
+        f"Training stopped after epoch {len(val)}, only {len(val) - 1 - best} epochs after "
+        f"the lowest validation loss so far (epoch {best + 1}); with PATIENCE={patience} it should "
         f"go on until {patience} epochs in a row have not improved on the best validation "
         f"loss. Validation losses by epoch: {_losses(val)}. An improvement is a validation "
         f"loss below the best validation loss, not below some other number."
