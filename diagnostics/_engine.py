@@ -11,9 +11,11 @@ from __future__ import annotations
 import builtins
 import dis
 import functools
+import sys
 import threading
 import traceback
 import types
+import warnings
 import weakref
 from collections.abc import Callable, Iterable
 from typing import Any, Literal
@@ -207,6 +209,7 @@ class _Dispatcher:
         self._patch(torch, "save", self._wrap_save)
         for cls in _scheduler_classes():
             self._patch(cls, "step", self._wrap_scheduler_step)
+        self._patch(warnings, "warn", _warn_past_the_engine)
 
     def _uninstall(self) -> None:
         while self._undo:
@@ -441,6 +444,43 @@ class _Dispatcher:
             return result
 
         return step
+
+
+_ENGINE_FILE = (lambda: None).__code__.co_filename  # as frames name this module's code
+
+
+@functools.cache
+def _warn_past_the_engine(original: Callable[..., Any]) -> Callable[..., Any]:
+    """``warnings.warn`` that blames the user's line, not one of the engine's wrappers.
+
+    torch warns about its caller (``stacklevel=2``: the scheduler's order, a loss's broadcast);
+    inside a watch that caller is a wrapper of this module, so the warning would name
+    diagnostics/_engine.py and share one "shown once" slot for every line of the user's. The
+    engine's frames are skipped, so the warning names the line it names without a watch.
+    Cached (one wrapper per original, kept alive) because TorchScript knows ``warnings.warn``
+    by identity: the wrapper is registered as the same builtin op.
+    """
+    engine_file = _ENGINE_FILE
+
+    def warn(
+        message: Any, category: Any = None, stacklevel: int = 1, source: Any = None, **kw: Any
+    ) -> Any:
+        if _is_compiling():  # dynamo traces the original as it knows it
+            return original(message, category, stacklevel + 1, source, **kw)
+        skipped, counted, frame = 0, 1, sys._getframe(1)  # level 1: the caller, whoever it is
+        while counted < stacklevel and frame is not None:
+            frame = frame.f_back
+            if frame is not None and frame.f_code.co_filename == engine_file:
+                skipped += 1
+            else:
+                counted += 1
+        return original(message, category, stacklevel + skipped + 1, source, **kw)
+
+    functools.update_wrapper(warn, original)
+    op = torch.jit._builtins._find_builtin(original)
+    if op is not None:
+        torch.jit._builtins._register_builtin(warn, op)
+    return warn
 
 
 def _scriptable(wrapper: Callable[..., Any], original: Any) -> Any:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -10,6 +12,8 @@ from torch import nn
 import diagnostics
 from diagnostics import _engine
 from diagnostics._checks import Check
+
+_warn_original = warnings.warn
 
 
 class _StepCounter(Check):
@@ -334,3 +338,30 @@ def test_importing_the_package_alone_imports_no_torch():
         "diagnostics.watch; assert 'torch' in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_torchs_own_warnings_name_the_users_line_not_the_engine():
+    model = nn.Linear(2, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1)
+    prediction, target = torch.zeros(4, 1), torch.zeros(4)
+    with diagnostics.watch(), pytest.warns(UserWarning) as caught:
+        F.mse_loss(prediction, target)  # broadcasts: torch warns about its caller
+        scheduler.step()  # before optimizer.step(): torch warns about its caller
+    assert len(caught) >= 2
+    for warning in caught:
+        assert warning.filename == __file__, (warning.filename, str(warning.message)[:60])
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # torch.jit.script is deprecated
+def test_warnings_in_torchscript_still_compile_during_and_after_a_watch():
+    def scale(x: torch.Tensor) -> torch.Tensor:
+        if x.sum() < 0:
+            warnings.warn("negative", stacklevel=2)
+        return x * 2
+
+    with diagnostics.watch():
+        during = torch.jit.script(scale)
+    after = torch.jit.script(scale)
+    assert during(torch.ones(2)).tolist() == after(torch.ones(2)).tolist() == [2.0, 2.0]
+    assert warnings.warn is _warn_original
