@@ -152,3 +152,65 @@ def test_decoupled_or_absent_weight_decay_is_not_reported(make):
     with diagnostics.watch() as report:
         train(model, make(model.parameters()))
     assert report.by_code("adam-weight-decay") == []
+
+
+_CONFIGURE = """
+import torch
+
+
+def configure_optimizer(model, config):
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    rest = [p for p in model.parameters() if p.ndim <= 1]
+    return torch.optim.Adam(
+        [{"params": decay, "weight_decay": config["wd"]}, {"params": rest, "weight_decay": 0.0}],
+        lr=config["lr"],
+    )
+"""
+
+
+def _load(path: Path, name: str):
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_an_optimizer_built_in_another_module_is_pointed_at_its_constructor(tmp_path):
+    (tmp_path / "recipe.py").write_text(_CONFIGURE)
+    recipe = _load(tmp_path / "recipe.py", "recipe_for_adam_decay")
+    try:
+        model = fixtures.MLP(8, 1, hidden=(16,))
+        optimizer = recipe.configure_optimizer(model, {"wd": 0.05, "lr": 1e-3})
+        with diagnostics.watch() as report:
+            train(model, optimizer)  # stepped here, built in recipe.py
+    finally:
+        import sys
+
+        sys.modules.pop("recipe_for_adam_decay", None)
+    location = single(report).location
+    assert location is not None
+    assert Path(location.file).name == "recipe.py"
+    assert location.line == _CONFIGURE.splitlines().index("    return torch.optim.Adam(") + 1
+    assert location.function == "configure_optimizer"
+
+
+def test_two_candidate_constructors_elsewhere_leave_the_step_pointed_at(tmp_path):
+    import sys
+
+    for name in ("recipe_one", "recipe_two"):
+        (tmp_path / f"{name}.py").write_text(_CONFIGURE)
+        _load(tmp_path / f"{name}.py", name)
+    try:
+        model = fixtures.MLP(8, 1, hidden=(16,))
+        optimizer = sys.modules["recipe_one"].configure_optimizer(model, {"wd": 0.05, "lr": 1e-3})
+        with diagnostics.watch() as report:
+            train(model, optimizer)
+    finally:
+        for name in ("recipe_one", "recipe_two"):
+            sys.modules.pop(name, None)
+    assert_points_at(single(report), "the step")

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from .._findings import Location
-from .._location import frame_location, is_user_file
+from .._location import _display, frame_location, is_user_file
 from ._base import Check
 
 # Adam-family optimizers whose weight_decay is coupled (L2) unless decoupled_weight_decay.
@@ -85,11 +85,12 @@ class OptimizerChecks(Check):
             use = _USE_FLAG.format(cls=cls, decay=decay) + ", or switch to torch.optim.AdamW"
         frame = _user_frame()
         step_site = frame_location(frame) if frame is not None else None
+        site = _construction_site(frame, cls) or _construction_elsewhere(frame, cls) or step_site
         self.emit(
             "adam-weight-decay",
             key=("adam-weight-decay", next(self._serials)),
             subject=optimizer,
-            location=_construction_site(frame, cls) or step_site,
+            location=site,
             message=ADAM_WEIGHT_DECAY.format(cls=cls, decay=decay),
             fix=ADAM_WEIGHT_DECAY_FIX.format(use=use),
             evidence={
@@ -170,6 +171,39 @@ def _construction_site(frame: types.FrameType | None, cls: str) -> Location | No
 
 
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def _construction_elsewhere(frame: types.FrameType | None, cls: str) -> Location | None:
+    """The ``cls(...)`` call that built the optimizer, in another file of the user's.
+
+    When the first step is taken elsewhere (a test, a notebook, a trainer module) than where the
+    optimizer was built (a ``configure_optimizer()`` helper), the user's loaded modules are read:
+    their single decaying ``cls(...)`` call, if there is exactly one, is the place to fix.
+    """
+    stepping = frame.f_code.co_filename if frame is not None else None
+    found: list[Location] = []
+    for module in list(sys.modules.values()):
+        filename = getattr(module, "__file__", None)
+        if not isinstance(filename, str) or filename == stepping or not is_user_file(filename):
+            continue
+        source = "".join(linecache.getlines(filename))
+        if cls not in source:
+            continue
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError):
+            continue
+        functions = [n for n in ast.walk(tree) if isinstance(n, _FUNCTIONS)]
+        for call in ast.walk(tree):
+            if isinstance(call, ast.Call) and _called_name(call) == cls and _may_decay(call):
+                inside = [
+                    f for f in functions if f.lineno <= call.lineno <= (f.end_lineno or f.lineno)
+                ]
+                name = max(inside, key=lambda f: f.lineno).name if inside else "<module>"
+                found.append(Location(_display(filename), call.lineno, name))
+            if len(found) > 1:
+                return None  # two candidates: better no place than the wrong one
+    return found[0] if len(found) == 1 else None
 
 
 def _called_name(call: ast.Call) -> str | None:
