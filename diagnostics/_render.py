@@ -74,19 +74,34 @@ def finding_panel(finding: Finding) -> Panel:
     where = str(finding.location) if finding.location else "location unknown"
     times = f" · seen {finding.count} times" if finding.count > 1 else ""
     title = Text.assemble(
-        (f"{sev.value} ", _STYLE[sev]), (finding.code, "bold"), (f" · {where}{times}", "dim")
+        (f"{sev.value} ", _STYLE[sev]),
+        (finding.code, "bold"),
+        (f" · {where}{times}{_ranks(finding)}", "dim"),
     )
     return Panel(
         Group(*body), title=title, title_align="left", border_style=_STYLE[sev].split()[-1]
     )
 
 
+def _ranks(finding: Finding) -> str:
+    """' · on rank 0, rank 1' (with each one's count when they differ), for merged reports."""
+    if not finding.ranks:
+        return ""
+    counts = {n for _, n in finding.ranks}
+    if len(counts) == 1:
+        return " · on " + ", ".join(label for label, _ in finding.ranks)
+    return " · on " + ", ".join(f"{label} ×{n}" for label, n in finding.ranks)
+
+
 def summary_line(report: Report) -> Text:
     counts = {sev: sum(f.severity is sev for f in report.findings) for sev in Severity}
+    across = ""
+    if report.processes:
+        across = f" across {len(report.processes)} processes ({', '.join(report.processes)})"
     if not report.findings:
-        return Text("diagnostics: no faults found.", style="green")
+        return Text(f"diagnostics: no faults found{across}.", style="green")
     parts = [f"{n} {sev.value}{'s' if n != 1 else ''}" for sev, n in counts.items() if n]
-    return Text(f"diagnostics: {', '.join(parts)}.", style="bold")
+    return Text(f"diagnostics: {', '.join(parts)}{across}.", style="bold")
 
 
 def render_report(report: Report, console: Console | None = None) -> None:
