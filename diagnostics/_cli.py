@@ -154,8 +154,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     crash_text = None if crash is None else f"{type(crash).__name__}: {crash}"
     merged = layer.finish(report, status=own_status, crash=crash_text)
     if merged is None:
-        # A rank other than 0 under torchrun: its findings are in rank 0's merged report.
-        return own_status
+        # A rank other than 0 under torchrun: its findings are in rank 0's merged report, and
+        # rank 0's status covers them. This rank exits as the script would: a rank that failed
+        # on findings alone would make torchrun stop rank 0 before it could report.
+        return exit_status(
+            script_status,
+            crashed=crash is not None,
+            interrupted=interrupted,
+            report=Report(),
+            strict=False,
+        )
     report = merged
     if interrupted:
         err.print("[bold]Interrupted.[/bold] What was found so far:")
