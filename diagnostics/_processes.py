@@ -294,6 +294,11 @@ class ProcessLayer:
         for part in parts:
             if part.label == self.label:
                 continue
+            if not part.done and self.ranked is None:
+                merged.internal_warnings.append(
+                    f"{part.label} ended before its watch did (killed, or os._exit()): "
+                    "its findings up to then are shown."
+                )
             if part.crash:
                 self.failed_elsewhere.append(f"{part.label} crashed: {part.crash}")
             elif part.status:

@@ -56,10 +56,12 @@ def _fmt(v: float) -> str:
 def finding_panel(finding: Finding) -> Panel:
     sev = finding.severity
     body: list[Any] = [Text(finding.message)]
-    if finding.evidence or finding.series:
+    if finding.evidence or finding.series or finding.ranks:
         grid = Table.grid(padding=(0, 1))
         grid.add_column(style="dim", no_wrap=True)
         grid.add_column()
+        if finding.ranks:
+            grid.add_row(Text("seen on"), Text(_ranks(finding)))
         for label, value in finding.evidence:
             grid.add_row(Text(label), Text(value))
         for name, values in finding.series:
@@ -76,7 +78,7 @@ def finding_panel(finding: Finding) -> Panel:
     title = Text.assemble(
         (f"{sev.value} ", _STYLE[sev]),
         (finding.code, "bold"),
-        (f" · {where}{times}{_ranks(finding)}", "dim"),
+        (f" · {where}{times}", "dim"),
     )
     return Panel(
         Group(*body), title=title, title_align="left", border_style=_STYLE[sev].split()[-1]
@@ -84,13 +86,11 @@ def finding_panel(finding: Finding) -> Panel:
 
 
 def _ranks(finding: Finding) -> str:
-    """' · on rank 0, rank 1' (with each one's count when they differ), for merged reports."""
-    if not finding.ranks:
-        return ""
+    """'rank 0, rank 1' (with each one's count when they differ), for merged reports."""
     counts = {n for _, n in finding.ranks}
     if len(counts) == 1:
-        return " · on " + ", ".join(label for label, _ in finding.ranks)
-    return " · on " + ", ".join(f"{label} ×{n}" for label, n in finding.ranks)
+        return ", ".join(label for label, _ in finding.ranks)
+    return ", ".join(f"{label} ×{n}" for label, n in finding.ranks)
 
 
 def summary_line(report: Report) -> Text:

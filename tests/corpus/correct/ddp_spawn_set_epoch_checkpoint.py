@@ -19,7 +19,8 @@ def net() -> nn.Module:
 
 
 def train(rank: int, world: int, folder: str) -> None:
-    dist.init_process_group("gloo", init_method=f"file://{folder}/init", rank=rank, world_size=world)
+    init = f"file://{folder}/init"
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
     torch.manual_seed(0)
     data = TensorDataset(torch.randn(64, 8), torch.randint(0, 3, (64,)))
     sampler = DistributedSampler(data, shuffle=True)

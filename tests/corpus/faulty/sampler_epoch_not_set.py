@@ -15,7 +15,7 @@ model = nn.Linear(8, 2)
 opt = torch.optim.SGD(model.parameters(), lr=0.1)
 loss_fn = nn.CrossEntropyLoss()
 
-for epoch in range(3):
+for _epoch in range(3):
     for x, y in loader:
         opt.zero_grad()
         loss_fn(model(x), y).backward()
