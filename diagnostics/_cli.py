@@ -156,7 +156,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if merged is None:
         # A rank other than 0 under torchrun: its findings are in rank 0's merged report, and
         # rank 0's status covers them. This rank exits as the script would: a rank that failed
-        # on findings alone would make torchrun stop rank 0 before it could report.
+        # on findings alone would make torchrun stop rank 0 before it could report. A rank that
+        # crashed prints its own findings: torchrun now stops rank 0 too.
+        if crash is not None or interrupted:
+            render_report(layer.alone(report), console=err)
         return exit_status(
             script_status,
             crashed=crash is not None,

@@ -312,6 +312,19 @@ class ProcessLayer:
             shutil.rmtree(self.folder, ignore_errors=True)
         return merged
 
+    def alone(self, report: Report) -> Report:
+        """This rank's own findings, labelled with its rank: what a rank other than 0 prints
+        when its script crashed (torchrun then stops every rank, rank 0 included, before rank 0
+        could print the merged report)."""
+        from dataclasses import replace
+
+        own = Report(allow=report.allow, processes=(self.label,))
+        own.findings = [
+            replace(f, rank=self.rank, ranks=((self.label, f.count),)) for f in report.findings
+        ]
+        own.internal_warnings = list(report.internal_warnings)
+        return own
+
     def _read_parts(self, exclude: Path | None) -> list[Part]:
         parts = []
         for path in sorted(self.folder.glob("*.json")):

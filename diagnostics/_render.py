@@ -96,7 +96,9 @@ def _ranks(finding: Finding) -> str:
 def summary_line(report: Report) -> Text:
     counts = {sev: sum(f.severity is sev for f in report.findings) for sev in Severity}
     across = ""
-    if report.processes:
+    if len(report.processes) == 1:
+        across = f" on {report.processes[0]}"
+    elif report.processes:
         across = f" across {len(report.processes)} processes ({', '.join(report.processes)})"
     if not report.findings:
         return Text(f"diagnostics: no faults found{across}.", style="green")

@@ -380,3 +380,18 @@ def test_under_torchrun_a_clean_loop_is_silent(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "no faults found across 2 processes (rank 0, rank 1)" in proc.stderr
     assert data["findings"] == []
+
+
+def test_under_torchrun_a_rank_that_crashes_still_has_its_fault_explained(tmp_path):
+    body = """
+    import torch, torch.nn as nn, torch.distributed as dist
+    dist.init_process_group("gloo")
+    model = nn.Linear(4, 3)
+    if dist.get_rank() == 1:
+        model(torch.randn(2, 5))
+    dist.barrier()
+    """
+    proc, _ = run_cli(tmp_path, body, torchrun=True)
+    assert proc.returncode != 0
+    assert "error shape-mismatch" in proc.stderr, proc.stderr
+    assert "on rank 1." in proc.stderr or "rank 1 crashed" in proc.stderr, proc.stderr
