@@ -23,6 +23,7 @@ import json
 import multiprocessing.process
 import os
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -142,6 +143,7 @@ class WatchedTarget:
         self.target, self.folder, self.index, self.allow = target, folder, index, tuple(allow)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        _drop_inherited_watches()
         from ._engine import watch
 
         w = watch(allow=self.allow)
@@ -160,6 +162,21 @@ class WatchedTarget:
             raise
         finally:
             out.write(w.report, done=True, status=status, crash=crash)
+
+
+def _drop_inherited_watches() -> None:
+    """A forked worker holds a copy of its parent's active watch: end that copy here (its
+    report is the parent's, never printed from here), so that events go to the worker's own
+    watch alone."""
+    engine = sys.modules.get("diagnostics._engine")
+    if engine is None:
+        return
+    dispatcher = engine._DISPATCHER
+    for inherited in list(dispatcher.watches):
+        dispatcher.remove(inherited)
+        for check in inherited._checks:
+            with contextlib.suppress(Exception):
+                check.close()
 
 
 def _watchable(process: multiprocessing.process.BaseProcess) -> str:
