@@ -36,6 +36,7 @@ from ._findings import Finding, Report
 ENV_DIR = "DIAGNOSTICS_PROCESS_DIR"
 ENV_TIMEOUT = "DIAGNOSTICS_RANK_TIMEOUT"
 _DEFAULT_TIMEOUT_S = 60.0
+_STALE_S = 30.0
 _NOT_WATCHED_MODULES = ("torch.utils.data", "multiprocessing.")
 
 
@@ -50,24 +51,25 @@ def torchrun_rank() -> tuple[int, int] | None:
         return None
 
 
-def _launch_folder() -> Path:
-    """The folder the ranks of one torchrun launch share on this node.
+def _launch_folder(shared: str | None) -> Path:
+    """The folder the ranks of one torchrun launch share.
 
-    The local ranks are children of one torchrun agent: its process id, the run id and the
-    restart count name the launch (a restarted group writes a fresh folder).
+    On one node, the local ranks are children of one torchrun agent: its process id, the run id
+    and the restart count name the launch (a restarted group writes a fresh folder). In a folder
+    the user shares between nodes (``DIAGNOSTICS_PROCESS_DIR``), the agents differ: the run id,
+    the rendezvous address and the restart count name it.
     """
     env = os.environ
-    key = "|".join(
-        (
-            env.get("TORCHELASTIC_RUN_ID", ""),
-            str(os.getppid()),
-            env.get("TORCHELASTIC_RESTART_COUNT", "0"),
-            env.get("MASTER_ADDR", ""),
-            env.get("MASTER_PORT", ""),
-        )
-    )
-    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / f"diagnostics-ranks-{digest}"
+    parts = [
+        env.get("TORCHELASTIC_RUN_ID", ""),
+        env.get("TORCHELASTIC_RESTART_COUNT", "0"),
+        env.get("MASTER_ADDR", ""),
+        env.get("MASTER_PORT", ""),
+    ]
+    if not shared:
+        parts.append(str(os.getppid()))
+    digest = hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+    return Path(shared or tempfile.gettempdir()) / f"diagnostics-ranks-{digest}"
 
 
 def _process_label() -> tuple[str, int | None]:
@@ -238,12 +240,14 @@ class ProcessLayer:
         if self.ranked is not None:
             self.rank, self.world = self.ranked[0], self.ranked[1]
             self.label = f"rank {self.rank}"
-            self.folder = Path(given) if given else _launch_folder()
-            self.owned = not given and self.rank == 0
+            self.folder = _launch_folder(given)
+            self.owned = self.rank == 0
         else:
             self.label = "main"
             self.folder = Path(tempfile.mkdtemp(prefix="diagnostics-processes-"))
             self.owned = True
+        # Files older than this are left over from an earlier launch that was killed.
+        self.since = time.time() - _STALE_S
         self.own_file = FindingsFile(self.folder, self.label, self.rank)
         self._started = itertools.count()
         # The other processes that crashed or exited with a failing status ("rank 1: exit 1").
@@ -347,6 +351,9 @@ class ProcessLayer:
         for path in sorted(self.folder.glob("*.json")):
             if path == exclude:
                 continue
+            with contextlib.suppress(OSError):
+                if self.ranked is not None and path.stat().st_mtime < self.since:
+                    continue
             part = Part.read(path)
             if part is not None:
                 parts.append(part)

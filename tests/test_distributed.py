@@ -30,7 +30,7 @@ ROOT = Path(__file__).parents[1]
 TIMEOUT = 240
 
 
-def run_cli(tmp_path: Path, body: str, *args: str, torchrun: bool = False):
+def run_cli(tmp_path: Path, body: str, *args: str, torchrun: bool = False, env=None):
     script = tmp_path / "train.py"
     script.write_text(textwrap.dedent(body))
     out = tmp_path / "findings.json"
@@ -59,7 +59,7 @@ def run_cli(tmp_path: Path, body: str, *args: str, torchrun: bool = False):
         text=True,
         timeout=TIMEOUT,
         cwd=tmp_path,
-        env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT), **(env or {})},
     )
     data = json.loads(out.read_text()) if out.exists() else None
     return proc, data
@@ -402,3 +402,13 @@ def test_under_torchrun_a_rank_that_crashes_still_has_its_fault_explained(tmp_pa
     assert proc.returncode != 0
     assert "error shape-mismatch" in proc.stderr, proc.stderr
     assert "on rank 1." in proc.stderr or "rank 1 crashed" in proc.stderr, proc.stderr
+
+
+def test_under_torchrun_a_shared_folder_gets_a_subfolder_per_launch_removed_once_merged(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    env = {"DIAGNOSTICS_PROCESS_DIR": str(shared)}
+    proc, data = run_cli(tmp_path, DDP_BODY, "--no-set-epoch", torchrun=True, env=env)
+    assert [f["code"] for f in data["findings"]] == ["sampler-epoch-not-set"], proc.stderr
+    assert data["findings"][0]["ranks"] == ["rank 0", "rank 1"]
+    assert list(shared.iterdir()) == []
