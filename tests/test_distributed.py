@@ -305,6 +305,7 @@ def test_a_process_class_overriding_run_is_said_to_be_unwatched(tmp_path):
 
 DDP_BODY = """
 import os, sys, tempfile
+from contextlib import nullcontext
 import torch, torch.nn as nn, torch.nn.functional as F
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel as DDP
@@ -328,6 +329,15 @@ def train(rank=None, world=None, init=None):
             sampler.set_epoch(epoch)
         for x, y in loader:
             opt.zero_grad()
+            if "--no-sync-always" in sys.argv or "--no-sync-then-sync" in sys.argv:
+                # two micro-batches; no_sync() skips the all-reduce of the backward inside it
+                with model.no_sync():
+                    F.cross_entropy(model(x[:4]), y[:4]).backward()
+                last = model.no_sync() if "--no-sync-always" in sys.argv else nullcontext()
+                with last:
+                    F.cross_entropy(model(x[4:]), y[4:]).backward()
+                opt.step()
+                continue
             out = model.module(x) if "--bypass" in sys.argv else model(x)
             F.cross_entropy(out, y).backward()
             if "--skip-a-step-on-rank-1" in sys.argv and rank == 1 and epoch == 0:
@@ -350,8 +360,11 @@ if __name__ == "__main__":
 """
 
 
-def test_a_clean_ddp_loop_in_spawned_ranks_is_silent_and_labelled_by_rank(tmp_path):
-    proc, data = run_cli(tmp_path, DDP_BODY)
+@pytest.mark.parametrize(
+    "flags", [(), ("--no-sync-then-sync",)], ids=["plain", "no-sync-then-sync"]
+)
+def test_a_clean_ddp_loop_in_spawned_ranks_is_silent_and_labelled_by_rank(tmp_path, flags):
+    proc, data = run_cli(tmp_path, DDP_BODY, *flags)
     assert proc.returncode == 0, proc.stderr
     assert data["findings"] == [] and data["processes"] == ["main", "rank 0", "rank 1"]
 
@@ -361,6 +374,7 @@ def test_a_clean_ddp_loop_in_spawned_ranks_is_silent_and_labelled_by_rank(tmp_pa
     [
         ("--bypass", "ranks-out-of-sync"),
         ("--skip-a-step-on-rank-1", "ranks-out-of-sync"),
+        ("--no-sync-always", "ranks-out-of-sync"),
         ("--no-set-epoch", "sampler-epoch-not-set"),
     ],
 )
