@@ -117,6 +117,24 @@ CATALOGUE: dict[str, CodeInfo] = {
             "optimizers",
             "Adam-family optimizer with weight_decay > 0: coupled L2, not AdamW's decay",
         ),
+        CodeInfo(
+            "sampler-epoch-not-set",
+            _E,
+            "distributed",
+            "a shuffling DistributedSampler iterated for several epochs without set_epoch(epoch)",
+        ),
+        CodeInfo(
+            "ranks-out-of-sync",
+            _E,
+            "distributed",
+            "the parameters of a DDP model differ across ranks after a step",
+        ),
+        CodeInfo(
+            "state-dict-module-prefix",
+            _E,
+            "distributed",
+            "a checkpoint's keys differ from the model's by DDP's 'module.' prefix",
+        ),
     )
 }
 

@@ -20,6 +20,7 @@ from rich.text import Text
 
 from ._catalogue import CATALOGUE, UnknownCodeError, check_codes
 from ._findings import Report
+from ._processes import ProcessLayer
 from ._render import render_report
 
 USAGE_ERROR = 2
@@ -30,6 +31,10 @@ _C_LONG = 2**63  # Python's exit() takes a C long; a bigger code exits as -1 wou
 _DESCRIPTION = """\
 Run SCRIPT (as `python SCRIPT ARGS...` would, as __main__) while watching its training loop
 with PyTorch hooks, then report every fault found: what is wrong, where, the evidence and the fix.
+
+Processes the script starts with torch.multiprocessing / multiprocessing are watched too, and so
+is every rank under `torchrun ... -m diagnostics SCRIPT`: one merged report is printed (by the
+parent, or rank 0), each fault with the ranks or processes that saw it.
 
 Exit status: 2 on a usage error (nothing is run); 1 when an error was found (with --strict, a
 warning too) or the script crashed; 130 when interrupted; otherwise the script's own status, as
@@ -126,8 +131,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _usage_error(problem)
 
     starter = os.getpid()
+    layer = ProcessLayer(allow)
     with _stdout_to_stderr() if ns.json == "-" else contextlib.nullcontext():
-        script_status, crash, interrupted, report = _run(script, ns.args, allow)
+        script_status, crash, interrupted, report = _run(script, ns.args, allow, layer)
     if os.getpid() != starter:
         # A child the script forked (os.fork) came back here instead of ending with os._exit():
         # it ends as it would without us, and the report is its parent's alone to print.
@@ -138,6 +144,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     if crash is not None:
         err.print("[bold]The script crashed:[/bold]", highlight=False)
         print("".join(traceback.format_exception(crash)), file=sys.stderr, end="")
+    own_status = exit_status(
+        script_status,
+        crashed=crash is not None,
+        interrupted=interrupted,
+        report=report,
+        strict=ns.strict,
+    )
+    crash_text = None if crash is None else f"{type(crash).__name__}: {crash}"
+    merged = layer.finish(report, status=own_status, crash=crash_text)
+    if merged is None:
+        # A rank other than 0 under torchrun: its findings are in rank 0's merged report, and
+        # rank 0's status covers them. This rank exits as the script would: a rank that failed
+        # on findings alone would make torchrun stop rank 0 before it could report. A rank that
+        # crashed prints its own findings: torchrun now stops rank 0 too.
+        if crash is not None or interrupted:
+            render_report(layer.alone(report), console=err)
+        return exit_status(
+            script_status,
+            crashed=crash is not None,
+            interrupted=interrupted,
+            report=Report(),
+            strict=False,
+        )
+    report = merged
     if interrupted:
         err.print("[bold]Interrupted.[/bold] What was found so far:")
     render_report(report, console=err)
@@ -148,6 +178,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         report=report,
         strict=ns.strict,
     )
+    for failure in layer.failed_elsewhere:
+        err.print(Text(f"diagnostics: {failure}.", style="bold red"), soft_wrap=True)
+    if layer.failed_elsewhere and status == 0:
+        status = EXIT_FAILED
     if not ns.strict and not report.fails() and report.failed:
         err.print(Text(_WARNINGS_ARE_ADVICE, style="dim"), soft_wrap=True)
     if ns.json is not None:
@@ -216,10 +250,11 @@ def _stdout_to_stderr() -> Iterator[None]:
 
 
 def _run(
-    script: Path, args: Sequence[str], allow: Sequence[str]
+    script: Path, args: Sequence[str], allow: Sequence[str], layer: ProcessLayer
 ) -> tuple[int, BaseException | None, bool, Report]:
     """Run the script as __main__: its exit status, its crash if any, whether it was
-    interrupted (Ctrl-C), and the report."""
+    interrupted (Ctrl-C), and the report (this process's own; workers are watched by
+    ``layer``)."""
     saved_argv, saved_path0 = sys.argv[:], sys.path[0] if sys.path else None
     sys.argv = [str(script), *args]
     sys.path.insert(0, str(script.resolve().parent))
@@ -229,7 +264,7 @@ def _run(
     w = watch(allow=allow)
     report = w.report
     try:
-        with w:
+        with layer.watching(report), w:
             runpy.run_path(str(script), run_name="__main__")
     except SystemExit as exc:
         status = _exit_code(exc.code)

@@ -467,7 +467,8 @@ def _warn_past_the_engine(original: Callable[..., Any]) -> Callable[..., Any]:
     ) -> Any:
         if _is_compiling():  # dynamo traces the original as it knows it
             return original(message, category, stacklevel + 1, source, **kw)
-        skipped, counted, frame = 0, 1, sys._getframe(1)  # level 1: the caller, whoever it is
+        skipped, counted = 0, 1
+        frame: types.FrameType | None = sys._getframe(1)  # level 1: the caller, whoever it is
         while counted < stacklevel and frame is not None:
             frame = frame.f_back
             if frame is not None and frame.f_code.co_filename == engine_file:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -33,6 +33,10 @@ class Finding:
     evidence: tuple[tuple[str, str], ...] = ()
     series: tuple[tuple[str, tuple[float, ...]], ...] = ()
     count: int = 1
+    # Across processes (torchrun ranks, spawned workers): the rank (or worker index) where the
+    # fault was first seen, and each process that saw it with its count, e.g. (("rank 1", 3),).
+    rank: int | None = None
+    ranks: tuple[tuple[str, int], ...] = ()
 
     @property
     def severity(self) -> Severity:
@@ -54,7 +58,31 @@ class Finding:
             "series": {name: list(values) for name, values in self.series},
             "fix": self.fix,
             "count": self.count,
+            "rank": self.rank,
+            "ranks": [label for label, _ in self.ranks],
+            "rank_counts": dict(self.ranks),
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Finding:
+        """The finding that :meth:`to_dict` wrote (a process's findings file)."""
+        location = None
+        if data.get("file") is not None and data.get("line") is not None:
+            location = Location(str(data["file"]), int(data["line"]))
+        return cls(
+            code=str(data["code"]),
+            message=str(data["message"]),
+            fix=str(data["fix"]),
+            location=location,
+            evidence=as_pairs(data.get("evidence") or {}),
+            series=tuple(
+                (str(name), tuple(float(v) for v in values))
+                for name, values in (data.get("series") or {}).items()
+            ),
+            count=int(data.get("count", 1)),
+            rank=data.get("rank"),
+            ranks=tuple((str(k), int(v)) for k, v in (data.get("rank_counts") or {}).items()),
+        )
 
 
 def as_pairs(mapping: Mapping[str, Any] | Iterable[tuple[str, Any]] | None) -> tuple:
@@ -69,7 +97,13 @@ class Report:
     allow: frozenset[str] = frozenset()
     findings: list[Finding] = field(default_factory=list)
     internal_warnings: list[str] = field(default_factory=list)
+    # The processes this report covers, once merged from several (e.g. "rank 0", "rank 1").
+    processes: tuple[str, ...] = ()
+    # What checks leave for the merge of processes (e.g. parameter checksums per step).
+    process_data: dict[str, Any] = field(default_factory=dict, repr=False)
     _index: dict[tuple[str, Any], int] = field(default_factory=dict, repr=False)
+    # Called after a new finding is added (a process's findings file is rewritten).
+    _on_new: Callable[[], None] | None = field(default=None, repr=False)
 
     def codes(self) -> set[str]:
         """The set of finding codes reported."""
@@ -100,6 +134,8 @@ class Report:
         if slot is None:
             self._index[(finding.code, key)] = len(self.findings)
             self.findings.append(finding)
+            if self._on_new is not None:
+                self._on_new()
         else:
             old = self.findings[slot]
             self.findings[slot] = replace(old, count=old.count + finding.count)
@@ -117,6 +153,7 @@ class Report:
                 sev.value: sum(f.severity is sev for f in self.findings) for sev in Severity
             },
             "internal_warnings": list(self.internal_warnings),
+            "processes": list(self.processes),
         }
 
     def to_json(self, **kwargs: Any) -> str:

@@ -84,12 +84,15 @@ def finding_panel(
     )
     body: list[Any] = [Text(finding.message)]
     body += [Text(line, style="dim") for line in inside]
-    if finding.evidence or finding.series:
+    if finding.evidence or finding.series or finding.ranks:
         labels = [label for label, _ in finding.evidence] + [name for name, _ in finding.series]
+        labels += ["seen on"] if finding.ranks else []
         label_width = max(map(len, labels), default=0)
         grid = Table.grid(padding=(0, 1))
         grid.add_column(style="dim", no_wrap=True)
         grid.add_column()
+        if finding.ranks:
+            grid.add_row(Text("seen on"), Text(_ranks(finding)))
         for label, value in finding.evidence:
             grid.add_row(Text(label), Text(value))
         for name, values in finding.series:
@@ -110,12 +113,25 @@ def finding_panel(
     )
 
 
+def _ranks(finding: Finding) -> str:
+    """'rank 0, rank 1' (with each one's count when they differ), for merged reports."""
+    counts = {n for _, n in finding.ranks}
+    if len(counts) == 1:
+        return ", ".join(label for label, _ in finding.ranks)
+    return ", ".join(f"{label} ×{n}" for label, n in finding.ranks)
+
+
 def summary_line(report: Report) -> Text:
     counts = {sev: sum(f.severity is sev for f in report.findings) for sev in Severity}
+    across = ""
+    if len(report.processes) == 1:
+        across = f" on {report.processes[0]}"
+    elif report.processes:
+        across = f" across {len(report.processes)} processes ({', '.join(report.processes)})"
     if not report.findings:
-        return Text("diagnostics: no faults found.", style="green")
+        return Text(f"diagnostics: no faults found{across}.", style="green")
     parts = [f"{n} {sev.value}{'s' if n != 1 else ''}" for sev, n in counts.items() if n]
-    return Text(f"diagnostics: {', '.join(parts)}.", style="bold")
+    return Text(f"diagnostics: {', '.join(parts)}{across}.", style="bold")
 
 
 def render_report(

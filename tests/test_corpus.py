@@ -9,13 +9,20 @@ or warning, at a line of the script itself.
 
 A script with a ``# corpus: accelerator`` line runs on the course's accelerator (the real GPU
 when there is one, else the simulated one), so that device faults fail as they fail on a GPU.
+A script with a ``# corpus: processes`` line starts processes of its own (DDP ranks): it runs
+under ``python -m diagnostics --json``, which watches every process and merges their findings.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import re
 import runpy
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -62,9 +69,36 @@ def needs_accelerator(script: Path) -> bool:
     return "# corpus: accelerator" in script.read_text()
 
 
+def needs_processes(script: Path) -> bool:
+    return "# corpus: processes" in script.read_text()
+
+
+def run_in_processes(script: Path) -> tuple[diagnostics.Report, BaseException | None]:
+    """Run ``script`` under ``python -m diagnostics --json`` (it starts processes of its own)."""
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "findings.json"
+        proc = subprocess.run(
+            [sys.executable, "-m", "diagnostics", "--json", str(out), str(script)],
+            capture_output=True,
+            text=True,
+            timeout=240,
+            cwd=script.parent,
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
+        )
+        data = json.loads(out.read_text())
+    report = diagnostics.Report(
+        findings=[diagnostics.Finding.from_dict(f) for f in data["findings"]],
+        internal_warnings=data["internal_warnings"],
+    )
+    crash = RuntimeError(proc.stderr[-2000:]) if data["crash"] else None
+    return report, crash
+
+
 def run_watched(script: Path) -> tuple[diagnostics.Report, BaseException | None]:
     """Run ``script`` as ``python script`` would, inside a watch; return the report and the
     exception the script raised (crash-type faults end the script)."""
+    if needs_processes(script):
+        return run_in_processes(script)
     device = accelerator() if needs_accelerator(script) else contextlib.nullcontext()
     crash: BaseException | None = None
     with device:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ._base import Check
 from .checkpoints import CheckpointChecks
 from .devices import DeviceChecks
+from .distributed import DistributedChecks
 from .gradients import GradientChecks
 from .losses import LossChecks
 from .modes import ModeChecks
@@ -21,6 +22,7 @@ ALL_CHECKS: tuple[type[Check], ...] = (
     CheckpointChecks,
     DeviceChecks,
     ShapeChecks,
+    DistributedChecks,
 )
 
 __all__ = ["ALL_CHECKS", "Check"]
