@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from ._base import Check
 from .checkpoints import CheckpointChecks
+from .clipping import ClippingChecks
 from .devices import DeviceChecks
+from .divergence import DivergenceChecks
 from .gradients import GradientChecks
 from .losses import LossChecks
 from .modes import ModeChecks
@@ -21,6 +23,8 @@ ALL_CHECKS: tuple[type[Check], ...] = (
     CheckpointChecks,
     DeviceChecks,
     ShapeChecks,
+    DivergenceChecks,
+    ClippingChecks,
 )
 
 __all__ = ["ALL_CHECKS", "Check"]
