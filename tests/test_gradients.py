@@ -189,7 +189,9 @@ def test_zero_grad_between_backward_and_step_is_reported_at_the_step():
             optimizer.zero_grad()
             optimizer.step()  # cleared: script
     finding = single(report, "grads-cleared-before-step")
-    assert finding.count == 5  # every step after the first one, which starts the bookkeeping
+    assert finding.count == 6  # every step, the first one included
+    assert dict(finding.evidence)["step"] == "1"
+    assert "optimizer.step() #1 " in finding.message
     assert_points_at(finding, "cleared: script")
     assert "set to None" in finding.message
     assert report.by_code("grad-accumulation") == []
@@ -214,7 +216,8 @@ def test_gradients_zeroed_in_place_before_the_step_are_reported_in_a_trainer():
         for x, y in digits_loader(batches=4):
             trainer.fit_batch(x, y)
     finding = single(report, "grads-cleared-before-step")
-    assert finding.count == 3
+    assert finding.count == 4
+    assert dict(finding.evidence)["step"] == "1"
     assert_points_at(finding, "cleared: trainer")
     assert "zeroed in place" in finding.message
 

@@ -218,6 +218,8 @@ class GradientChecks(Check):
         self._non_finite: dict[str, Any] | None = None
         self._lr_unknown = False
         self._touched_before_step = False
+        # The parameters the latest backward() reached, when its graph was walked.
+        self._last_graph: set[int] | None = None
         self._stale_steps: dict[int, tuple[int, list[float], str]] = {}
         self._first_norm: dict[int, float] = {}
 
@@ -260,6 +262,7 @@ class GradientChecks(Check):
                 graphs.append(t)
             if t.is_floating_point():
                 self._check_finite(t)
+        self._last_graph = None
         if graphs:
             self._collect_leaves(graphs)
 
@@ -278,7 +281,12 @@ class GradientChecks(Check):
             if partly:
                 self._report_accumulation(state, partly)
         self._touched_before_step = self._tracker.touched(state)
-        cleared = self._tracker.cleared_since_backward(state)
+        if state.steps == 0:
+            # The sentinel is hooked at the first step: its backward() went unseen, so the
+            # first step is judged from the graph of the latest backward() instead.
+            cleared = self._cleared_at_first_step(state)
+        else:
+            cleared = self._tracker.cleared_since_backward(state)
         if cleared:
             self._report_cleared(state, cleared)
 
@@ -486,6 +494,21 @@ class GradientChecks(Check):
         if len(norms) > 1 and len(norms) <= _NORM_STEPS:
             self.watch.update("grad-accumulation", key=key, evidence=evidence, series=series)
 
+    def _cleared_at_first_step(self, state: OptimizerState) -> list[torch.Tensor] | None:
+        """The optimizer's parameters, if the latest backward() reached some of them and every
+        one of their gradients is now None or zero; otherwise None."""
+        reached = self._last_graph
+        if not reached or "first-step" in state.reported:
+            return None
+        state.reported.add("first-step")  # asked once per optimizer
+        params = [p for p in state.params() if p.requires_grad]
+        if not any(id(p) in reached for p in params):
+            return None
+        with torch.no_grad():
+            if any(p.grad is not None and bool(p.grad.any()) for p in params):
+                return None
+        return params
+
     def _report_cleared(self, state: OptimizerState, cleared: list[torch.Tensor]) -> None:
         none = sum(p.grad is None for p in cleared)
         if none == len(cleared):
@@ -513,7 +536,9 @@ class GradientChecks(Check):
 
     # -- params-not-updating ------------------------------------------------------------------
     def _collect_leaves(self, tensors: list[torch.Tensor]) -> None:
-        for param in _graph_parameters(tensors):
+        params = _graph_parameters(tensors)
+        self._last_graph = {id(p) for p in params}
+        for param in params:
             if id(param) in self._leaves and self._leaves[id(param)].ref() is param:
                 continue
             self._leaves[id(param)] = _Leaf(param, self._steps)
