@@ -1018,3 +1018,48 @@ def test_clearing_every_submodule_by_hand_is_silent(micro_batches):
                 encoder.zero_grad()
                 decoder.zero_grad()
     assert not report.codes() & CODES, report.findings
+
+
+def test_a_head_in_no_optimizer_is_reported_by_name_after_a_final_eval_and_a_restore():
+    # The transfer-learning tutorial: optimizer built before model.fc is replaced, best
+    # weights restored with load_state_dict() at the end, the model left in eval mode.
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+    model[2] = nn.Linear(16, 2)
+    x, y = torch.randn(64, 8), torch.randint(0, 2, (64,))
+    with diagnostics.watch() as report:
+        best = copy.deepcopy(model.state_dict())
+        for _ in range(6):
+            model.train()
+            optimizer.zero_grad()
+            F.cross_entropy(model(x), y).backward()
+            optimizer.step()
+            model.eval()
+            with torch.no_grad():
+                model(x)
+            best = copy.deepcopy(model.state_dict())
+        model.load_state_dict(best)
+    finding = single(report, "params-not-updating")
+    names = dict(finding.evidence)["parameters in no optimizer"]
+    assert names == "2.weight (2, 16), 2.bias (2)"
+
+
+def test_parameters_updated_by_hand_every_step_are_not_reported_even_after_a_restore():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 1))
+    head = model[2]
+    optimizer = torch.optim.SGD(model[0].parameters(), lr=0.05)
+    x, y = torch.randn(64, 8), torch.randn(64, 1)
+    with diagnostics.watch() as report:
+        best = copy.deepcopy(model.state_dict())
+        for _ in range(6):
+            optimizer.zero_grad()
+            head.zero_grad()
+            F.mse_loss(model(x), y).backward()
+            optimizer.step()
+            with torch.no_grad():
+                for p in head.parameters():
+                    p -= 0.05 * p.grad
+        model.load_state_dict(best)
+    assert report.findings == []
