@@ -25,6 +25,7 @@ from torch.amp import GradScaler as _GradScaler
 from torch.nn.utils import clip_grad as _clip_mod
 from torch.optim import lr_scheduler as _sched_mod
 from torch.optim import optimizer as _optim_mod
+from torch.utils.data import DataLoader as _DataLoader
 
 from ._catalogue import check_codes
 from ._checks import ALL_CHECKS, Check
@@ -213,6 +214,7 @@ class _Dispatcher:
                 self._patch(owner, name, functools.partial(self._wrap_clip, name))
         self._patch(_GradScaler, "scale", self._wrap_grad_scale)
         self._patch(_GradScaler, "unscale_", self._wrap_unscale)
+        self._patch(_DataLoader, "__iter__", self._wrap_loader_iter)
         for cls in _scheduler_classes():
             self._patch(cls, "step", self._wrap_scheduler_step)
 
@@ -464,6 +466,17 @@ class _Dispatcher:
             return original(scaler, optimizer)
 
         return unscale_
+
+    def _wrap_loader_iter(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        d_local, d_emit = self._local, self._emit
+
+        def __iter__(loader: Any) -> Any:
+            handlers = d_local.table["on_loader_iter"]
+            if handlers:
+                d_emit(handlers, "on_loader_iter", loader)
+            return original(loader)
+
+        return __iter__
 
     def _wrap_scheduler_step(self, original: Callable[..., Any]) -> Callable[..., Any]:
         d_local, d_emit = self._local, self._emit

@@ -31,6 +31,8 @@ Events (all optional):
                                                    threshold: max_norm / clip_value)
     on_grad_scale(scaler)                          GradScaler.scale() called
     on_unscale(scaler, optimizer)                  GradScaler.unscale_() about to run
+    on_loader_iter(loader)                         a DataLoader is iterated (a new pass:
+                                                   an epoch when it is the training data)
     on_exception(exc)                              the watched code raised exc (explain it)
     finish()                                       the watch ends (end-of-run analysis)
 
@@ -68,6 +70,7 @@ EVENTS = (
     "on_clip",
     "on_grad_scale",
     "on_unscale",
+    "on_loader_iter",
     "on_exception",
     "finish",
 )
@@ -106,6 +109,7 @@ class Check:
     def on_clip(self, name: str, params: list, threshold: Any) -> None: ...
     def on_grad_scale(self, scaler: Any) -> None: ...
     def on_unscale(self, scaler: Any, optimizer: Any) -> None: ...
+    def on_loader_iter(self, loader: Any) -> None: ...
     def on_exception(self, exc: BaseException) -> None: ...
     def finish(self) -> None: ...
 
