@@ -34,8 +34,10 @@ The module stack assumes one thread runs forwards (not nn.DataParallel's replica
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
+import types
 import weakref
 from typing import Any
 
@@ -77,6 +79,10 @@ _CONSEQUENCE_BN = (
 _TRAINING_SITE = 3  # forwards in a row used by a backward that make a call site a training one
 _SAMPLE = 64  # then one plain forward in this many is still followed there
 _MAX_RECORDS = 512  # forwards awaiting judgement; more means no step ever comes: drop the oldest
+_CUSTOM_REFRESH = 64  # root forwards between two searches of a model for custom layers
+_CONSEQUENCE_CUSTOM = (
+    "the custom layers {layers} run the branch of their forward() meant for training"
+)
 
 _HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the diagnostics package
 _USER_FILE: dict[str, bool] = {}  # filename -> is_user_file(filename), the frame walk's cache
@@ -159,6 +165,8 @@ class ModeChecks(Check):
         self._reported: dict[Any, tuple[Location | None, dict[str, str], str]] = {}
         self._site_used: dict[Site, int] = {}  # call site -> forwards in a row a backward used
         self._skipped = 0
+        # root id -> (weak root, its custom mode-dependent layers, forwards until a new search)
+        self._custom: dict[int, tuple[weakref.ref, list[weakref.ref], int]] = {}
 
     # -- root forwards (the engine keeps the stack of running modules) ------------------------
     def on_root_forward_pre(self, module: nn.Module, args: Any) -> None:
@@ -214,6 +222,9 @@ class ModeChecks(Check):
     def _root_done(self, root: nn.Module, output: Any) -> None:
         if isinstance(root, ParametrizationList):
             return  # a parametrized weight (spectral_norm, weight_norm) read outside a forward
+        for layer in self._custom_layers(root):
+            if layer.training and all(m is not layer for m, _ in self._layers):
+                self._layers.append((layer, None))
         grad = torch.is_grad_enabled()
         if not root.training:
             if grad:
@@ -249,6 +260,18 @@ class ModeChecks(Check):
         records.append(record)
         if len(records) > _MAX_RECORDS:
             del records[: len(records) - _MAX_RECORDS]
+
+    def _custom_layers(self, root: nn.Module) -> list[nn.Module]:
+        """The layers of ``root`` whose own forward() reads ``self.training`` (custom dropout,
+        noise, drop-path): searched on the first forward and every _CUSTOM_REFRESH after."""
+        entry = self._custom.get(id(root))
+        if entry is None or entry[0]() is not root or entry[2] <= 0:
+            if entry is None and len(self._custom) >= _MAX_RECORDS:
+                self._custom.clear()  # models made and dropped in a loop: start over
+            layers = [weakref.ref(m) for m in root.modules() if mode_dependent(type(m))]
+            entry = (weakref.ref(root), layers, _CUSTOM_REFRESH)
+        self._custom[id(root)] = (entry[0], entry[1], entry[2] - 1)
+        return [m for ref in entry[1] if (m := ref()) is not None]
 
     def _training_site(self, site: Site) -> bool:
         """Skip most forwards of a plain model at a call site known to train.
@@ -373,7 +396,8 @@ class ModeChecks(Check):
         key = ("train-mode-in-eval", id(root), record.frames[0])
         if key not in self._reported:
             dropouts, norms = _train_mode_layers(root, record.layers)
-            layers = dropouts + norms
+            custom = _custom_train_layers(root, record.layers)
+            layers = dropouts + norms + custom
             name = _model_name(root)
             if not record.grad:
                 context = "under torch.no_grad(), an evaluation"
@@ -389,6 +413,8 @@ class ModeChecks(Check):
                 effects.append(_CONSEQUENCE_DROPOUT)
             if norms:
                 effects.append(_CONSEQUENCE_BN)
+            if custom:
+                effects.append(_CONSEQUENCE_CUSTOM.format(layers=_join(custom)))
             mode = "in training mode" if record.training else "with layers in training mode"
             message = (
                 f"{name} ran a forward pass {context}, {mode}: "
@@ -609,6 +635,8 @@ def _train_mode_layers(root: nn.Module, layers: list[Layer]) -> tuple[list[str],
     dropouts: dict[str, None] = {}  # ordered sets
     norms: dict[str, None] = {}
     for module, call in layers:
+        if call is None and mode_dependent(type(module)):
+            continue  # listed by _custom_train_layers
         name = names.get(id(module), type(module).__name__)
         if call is None:
             text = _describe(name, module)
@@ -623,6 +651,38 @@ def _train_mode_layers(root: nn.Module, layers: list[Layer]) -> tuple[list[str],
         if isinstance(m, nn.RNNBase) and m.training and m.dropout > 0 and m.num_layers > 1:
             dropouts[_describe(name, m)] = None
     return list(dropouts), list(norms)
+
+
+def _custom_train_layers(root: nn.Module, layers: list[Layer]) -> list[str]:
+    """The custom mode-dependent layers among ``layers``, described."""
+    names = {id(m): name for name, m in root.named_modules()}
+    return [
+        _describe(names.get(id(m), type(m).__name__), m)
+        for m, call in layers
+        if call is None and mode_dependent(type(m))
+    ]
+
+
+@functools.cache
+def mode_dependent(cls: type) -> bool:
+    """Does ``cls`` (a layer of the user's, not torch's own) read ``self.training`` in its
+    forward()? Modules that merely carry the flag, like every module, do not."""
+    if issubclass(cls, (_DropoutNd, _BatchNorm, nn.RNNBase)):
+        return False
+    if cls.__module__ == "torch" or cls.__module__.startswith("torch."):
+        return False
+    forward = getattr(cls, "forward", None)
+    if forward is None or forward is nn.Module.forward:
+        return False
+    forward = getattr(forward, "__wrapped__", forward)
+    code = getattr(forward, "__code__", None)
+    return isinstance(code, types.CodeType) and _reads_training(code)
+
+
+def _reads_training(code: types.CodeType) -> bool:
+    if "training" in code.co_names:
+        return True
+    return any(isinstance(c, types.CodeType) and _reads_training(c) for c in code.co_consts)
 
 
 def _eval_mode_layers(root: nn.Module, trained: set[int]) -> list[str]:
@@ -649,4 +709,8 @@ def _eval_mode_layers(root: nn.Module, trained: set[int]) -> list[str]:
                 out.append(_describe(name, m))
         elif isinstance(m, nn.RNNBase) and m.dropout > 0 and m.num_layers > 1 and trains(m):
             out.append(_describe(name, m))
+        elif mode_dependent(type(m)):
+            parent = modules.get(name.rpartition(".")[0], root)
+            if trains(m) or trains(parent):
+                out.append(_describe(name, m))
     return out
