@@ -34,7 +34,6 @@ The module stack assumes one thread runs forwards (not nn.DataParallel's replica
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 import types
@@ -663,10 +662,19 @@ def _custom_train_layers(root: nn.Module, layers: list[Layer]) -> list[str]:
     ]
 
 
-@functools.cache
+_MODE_DEPENDENT: dict[type, bool] = {}
+
+
 def mode_dependent(cls: type) -> bool:
     """Does ``cls`` (a layer of the user's, not torch's own) read ``self.training`` in its
     forward()? Modules that merely carry the flag, like every module, do not."""
+    known = _MODE_DEPENDENT.get(cls)
+    if known is None:
+        known = _MODE_DEPENDENT[cls] = _mode_dependent(cls)
+    return known
+
+
+def _mode_dependent(cls: type) -> bool:
     if issubclass(cls, (_DropoutNd, _BatchNorm, nn.RNNBase)):
         return False
     if cls.__module__ == "torch" or cls.__module__.startswith("torch."):
