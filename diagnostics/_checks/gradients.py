@@ -508,7 +508,8 @@ class GradientChecks(Check):
 
     def _cleared_at_first_step(self, state: OptimizerState) -> list[torch.Tensor] | None:
         """The optimizer's parameters, if the latest backward() reached some of them and every
-        one of their gradients is now None or zero; otherwise None."""
+        one of their gradients is now None; otherwise None. (Gradients that are all zero are
+        not judged here: backward() itself can produce them, e.g. a loss multiplied by 0.)"""
         reached = self._last_graph
         if not reached or "first-step" in state.reported:
             return None
@@ -516,9 +517,8 @@ class GradientChecks(Check):
         params = [p for p in state.params() if p.requires_grad]
         if not any(id(p) in reached for p in params):
             return None
-        with torch.no_grad():
-            if any(p.grad is not None and bool(p.grad.any()) for p in params):
-                return None
+        if any(p.grad is not None for p in params):
+            return None
         return params
 
     def _report_cleared(self, state: OptimizerState, cleared: list[torch.Tensor]) -> None:

@@ -662,7 +662,7 @@ def _custom_train_layers(root: nn.Module, layers: list[Layer]) -> list[str]:
     ]
 
 
-_MODE_DEPENDENT: dict[type, bool] = {}
+_MODE_DEPENDENT: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
 
 
 def mode_dependent(cls: type) -> bool:
