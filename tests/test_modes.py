@@ -996,3 +996,24 @@ def test_a_custom_layer_left_in_eval_mode_while_training_is_reported():
             optimizer.step()
     [finding] = report.by_code("eval-mode-in-training")
     assert dict(finding.evidence)["layers in eval mode"] == "1 (_Noise)"
+
+
+def test_switching_back_to_training_mode_under_no_grad_after_an_eval_pass_is_silent():
+    # Monte-Carlo dropout after an eval-mode pass, with no training in between: deliberate.
+    torch.manual_seed(0)
+    model = _custom_model(_Noise())
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    x, y = torch.randn(32, 8), torch.randn(32, 1)
+    with diagnostics.watch() as report:
+        for _ in range(3):
+            model.train()
+            optimizer.zero_grad()
+            F.mse_loss(model(x), y).backward()
+            optimizer.step()
+        with torch.no_grad():
+            model.eval()
+            point = model(x)
+            model.train()
+            samples = torch.stack([model(x) for _ in range(8)])
+    assert samples.shape[1:] == point.shape
+    assert report.findings == []

@@ -164,6 +164,9 @@ class ModeChecks(Check):
         self._reported: dict[Any, tuple[Location | None, dict[str, str], str]] = {}
         self._site_used: dict[Site, int] = {}  # call site -> forwards in a row a backward used
         self._skipped = 0
+        # Roots that ran a forward in eval mode since the last backward: switched back to
+        # training mode under no_grad, they run Monte-Carlo dropout on purpose.
+        self._eval_seen: set[int] = set()
         # root id -> (weak root, its custom mode-dependent layers, forwards until a new search)
         self._custom: dict[int, tuple[weakref.ref, list[weakref.ref], int]] = {}
 
@@ -226,6 +229,7 @@ class ModeChecks(Check):
                 self._layers.append((layer, None))
         grad = torch.is_grad_enabled()
         if not root.training:
+            self._eval_seen.add(id(root))
             if grad:
                 self._track(root, output, eval=True)
             if not self._layers:
@@ -234,6 +238,8 @@ class ModeChecks(Check):
             if grad:  # a plain model: an unused graph here is an evaluation without no_grad
                 self._track(root, output, eval=False, plain=True)
             return
+        if root.training and not grad and id(root) in self._eval_seen:
+            return  # eval() then train() with no training between: Monte-Carlo dropout
         if not self._recalibrating:
             self._track(root, output, eval=False)
 
@@ -297,6 +303,7 @@ class ModeChecks(Check):
 
     # -- judgement -------------------------------------------------------------------------------
     def on_backward(self, tensors: Any) -> None:
+        self._eval_seen.clear()
         if any(isinstance(t, torch.Tensor) and t.grad_fn is None for t in tensors):
             # A backward on a loss without a graph: the forwards since the last backward were
             # meant as training, run under no_grad or cut off by a detach (no-grad-training
