@@ -135,6 +135,25 @@ CATALOGUE: dict[str, CodeInfo] = {
             "distributed",
             "a checkpoint's keys differ from the model's by DDP's 'module.' prefix",
         ),
+        CodeInfo(
+            "loss-diverging",
+            _E,
+            "divergence",
+            "the training loss climbs orders of magnitude above its start and stays there, "
+            "still finite",
+        ),
+        CodeInfo(
+            "clip-after-step",
+            _E,
+            "clipping",
+            "gradients clipped after optimizer.step() used them: the clip changes nothing applied",
+        ),
+        CodeInfo(
+            "clip-before-unscale",
+            _E,
+            "clipping",
+            "gradients scaled by a GradScaler clipped before scaler.unscale_(optimizer)",
+        ),
     )
 }
 

@@ -23,8 +23,11 @@ from typing import Any, Literal
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.amp import GradScaler as _GradScaler
+from torch.nn.utils import clip_grad as _clip_mod
 from torch.optim import lr_scheduler as _sched_mod
 from torch.optim import optimizer as _optim_mod
+from torch.utils.data import DataLoader as _DataLoader
 
 from ._catalogue import check_codes
 from ._checks import ALL_CHECKS, Check
@@ -55,6 +58,7 @@ _DROPOUTS = (
     "feature_alpha_dropout",
 )
 
+_CLIPS = ("clip_grad_norm_", "clip_grad_value_")
 
 _is_compiling = torch.compiler.is_compiling
 _get_ident = threading.get_ident
@@ -207,6 +211,12 @@ class _Dispatcher:
         self._patch(nn.Module, "state_dict", self._wrap_state_dict)
         self._patch(nn.Module, "load_state_dict", self._wrap_load_state_dict)
         self._patch(torch, "save", self._wrap_save)
+        for name in _CLIPS:
+            for owner in (torch.nn.utils, _clip_mod):
+                self._patch(owner, name, functools.partial(self._wrap_clip, name))
+        self._patch(_GradScaler, "scale", self._wrap_grad_scale)
+        self._patch(_GradScaler, "unscale_", self._wrap_unscale)
+        self._patch(_DataLoader, "__iter__", self._wrap_loader_iter)
         for cls in _scheduler_classes():
             self._patch(cls, "step", self._wrap_scheduler_step)
         self._patch(warnings, "warn", _warn_past_the_engine)
@@ -420,6 +430,56 @@ class _Dispatcher:
             return original(obj, *args, **kwargs)
 
         return save
+
+    def _wrap_clip(self, name: str, original: Callable[..., Any]) -> Callable[..., Any]:
+        d_local, d_emit, d_compiling, d_name = self._local, self._emit, _is_compiling, name
+        d_key = "max_norm" if name == "clip_grad_norm_" else "clip_value"
+
+        def clip(parameters: Any, *args: Any, **kwargs: Any) -> Any:
+            handlers = d_local.table["on_clip"]
+            if not handlers or d_compiling():
+                return original(parameters, *args, **kwargs)
+            # A generator is read once: the same list goes to the check and to the original.
+            one = isinstance(parameters, torch.Tensor)
+            parameters = [parameters] if one else list(parameters)
+            threshold = args[0] if args else kwargs.get(d_key)
+            d_emit(handlers, "on_clip", d_name, parameters, threshold)
+            return original(parameters, *args, **kwargs)
+
+        return clip
+
+    def _wrap_grad_scale(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        d_local, d_emit = self._local, self._emit
+
+        def scale(scaler: Any, outputs: Any) -> Any:
+            handlers = d_local.table["on_grad_scale"]
+            if handlers:
+                d_emit(handlers, "on_grad_scale", scaler)
+            return original(scaler, outputs)
+
+        return scale
+
+    def _wrap_unscale(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        d_local, d_emit = self._local, self._emit
+
+        def unscale_(scaler: Any, optimizer: Any) -> Any:
+            handlers = d_local.table["on_unscale"]
+            if handlers:
+                d_emit(handlers, "on_unscale", scaler, optimizer)
+            return original(scaler, optimizer)
+
+        return unscale_
+
+    def _wrap_loader_iter(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        d_local, d_emit = self._local, self._emit
+
+        def __iter__(loader: Any) -> Any:
+            handlers = d_local.table["on_loader_iter"]
+            if handlers:
+                d_emit(handlers, "on_loader_iter", loader)
+            return original(loader)
+
+        return __iter__
 
     def _wrap_scheduler_step(self, original: Callable[..., Any]) -> Callable[..., Any]:
         d_local, d_emit = self._local, self._emit

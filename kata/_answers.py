@@ -148,6 +148,23 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "weight decay + adam*|decoupl*|coupl*",
         "l2 + instead|not + decay|decoupl*",
     ),
+    "loss-diverging": (
+        "loss + diverg*|grow*|climb*|explod*|blow* up + finite|without nan|no nan|never nan",
+        "diverg* + without|no|never|not + nan|inf",
+        "loss + keeps + grow*|climb*|increas*|rising",
+        "loss + orders of magnitude|huge + lr|learning rate",
+    ),
+    "clip-after-step": (
+        "clip* + after + step|update|optimizer",
+        "clip* + too late|late",
+        "step + before + clip*",
+    ),
+    "clip-before-unscale": (
+        "clip* + before|without|no|missing + unscal*",
+        f"{_MISSING_NO} + unscal*",
+        "unscal* + after|before + clip*",
+        "clip* + scaled + grad*|gradient*",
+    ),
 }
 
 
@@ -175,6 +192,9 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "scheduler-per-batch": ("scheduler stepped every batch", "lr decays too fast"),
     "state-dict-alias": ("best state dict is not a copy", "forgot deepcopy"),
     "adam-weight-decay": ("Adam with weight decay instead of AdamW", "coupled L2"),
+    "loss-diverging": ("loss diverges without NaN", "the loss keeps growing"),
+    "clip-after-step": ("clipping after optimizer.step()", "clip_grad_norm_ too late"),
+    "clip-before-unscale": ("clipping before unscale_", "forgot scaler.unscale_"),
 }
 
 

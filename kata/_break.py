@@ -42,6 +42,8 @@ _REGRESSION_LOSSES = frozenset(
     }
 )
 _NO_GRAD = frozenset({"no_grad", "inference_mode"})
+_ADAPTIVE = frozenset({"Adam", "AdamW", "Adamax", "NAdam", "RAdam", "RMSprop", "Adagrad"})
+_CLIPS = frozenset({"clip_grad_norm_", "clip_grad_value_"})
 
 
 class BreakError(Exception):
@@ -138,10 +140,43 @@ class _Script(SourceEditor):
 
     def is_step(self, node: ast.AST, role: str) -> bool:
         call = _method_call(node, "step")
-        return call is not None and self.role(_receiver(call)) == role
+        if call is None:
+            return False
+        if self.role(_receiver(call)) == role:
+            return True
+        # scaler.step(optimizer): a GradScaler steps the optimizer it is given.
+        return role == "optimizer" and bool(call.args) and self.role(call.args[0]) == role
 
     def contains_step(self, stmt: ast.stmt, role: str) -> bool:
-        return any(self.is_step(node, role) for node in ast.walk(stmt))
+        """Does ``stmt`` call ``<role>.step()``, itself or through a function of the script
+        (a train_one_epoch() helper, a trainer's method)?"""
+        helpers = self.stepping_functions(role)
+        return any(
+            self.is_step(node, role)
+            or (isinstance(node, ast.Call) and _final_name(node.func) in helpers)
+            for node in ast.walk(stmt)
+        )
+
+    def stepping_functions(self, role: str) -> frozenset[str]:
+        """The names of the script's functions that call ``<role>.step()``, directly or
+        through another of them."""
+        functions = {
+            node.name: node
+            for node in ast.walk(self.tree)
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        }
+        found: set[str] = set()
+        for _ in range(3):  # helpers of helpers, a few levels deep
+            for name, func in functions.items():
+                if name in found:
+                    continue
+                for node in ast.walk(func):
+                    direct = self.is_step(node, role)
+                    via = isinstance(node, ast.Call) and _final_name(node.func) in found
+                    if direct or via:
+                        found.add(name)
+                        break
+        return frozenset(found)
 
     def step_statements(self, role: str) -> list[tuple[list[ast.stmt], int]]:
         """(body, index) of every statement that is exactly ``<role>.step(...)``."""
@@ -386,13 +421,97 @@ def _flatten_target(script: _Script) -> None:
     script.replace(target, f"{_wrapped(script.text(target), target)}.flatten()")
 
 
-def _huge_lr(script: _Script) -> None:
+def _rate_constant(script: _Script, lr: ast.expr | None, depth: int = 0) -> ast.Constant | None:
+    """The number a learning-rate argument comes from: ``lr=0.01``, ``lr=LR`` with
+    ``LR = 0.01``, or ``lr=config["lr"]`` with ``config = {"lr": 0.01}`` (or ``LR`` there)."""
+    if lr is None or depth > 3:
+        return None
+    if isinstance(lr, ast.Constant):
+        number = isinstance(lr.value, (int, float)) and not isinstance(lr.value, bool)
+        return lr if number else None
+    if isinstance(lr, ast.Name):
+        for node in ast.walk(script.tree):
+            if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == lr.id for t in node.targets
+            ):
+                return _rate_constant(script, node.value, depth + 1)
+        return None
+    if (
+        isinstance(lr, ast.Subscript)
+        and isinstance(lr.value, ast.Name)
+        and isinstance(lr.slice, ast.Constant)
+    ):
+        for node in ast.walk(script.tree):
+            if (
+                isinstance(node, ast.Assign)
+                and isinstance(node.value, ast.Dict)
+                and any(isinstance(t, ast.Name) and t.id == lr.value.id for t in node.targets)
+            ):
+                for key, value in zip(node.value.keys, node.value.values, strict=False):
+                    if isinstance(key, ast.Constant) and key.value == lr.slice.value:
+                        return _rate_constant(script, value, depth + 1)
+    return None
+
+
+def _scale_lr(script: _Script, *, adaptive: bool, factor: float) -> None:
     for node in ast.walk(script.tree):
         if isinstance(node, ast.Call) and _final_name(node.func) in _OPTIMIZERS:
+            if (_final_name(node.func) in _ADAPTIVE) != adaptive:
+                continue
             lr = next((k.value for k in node.keywords if k.arg == "lr"), None)
-            if isinstance(lr, ast.Constant) and isinstance(lr.value, (int, float)):
-                script.replace(lr, repr(float(lr.value) * 1e8))
+            if lr is None and len(node.args) > 1:
+                lr = node.args[1]
+            constant = _rate_constant(script, lr)
+            if constant is not None and isinstance(constant.value, (int, float)):
+                script.replace(constant, repr(float(constant.value) * factor))
                 return
+    raise _NotFound
+
+
+def _huge_lr(script: _Script) -> None:
+    # SGD-like steps grow with the gradient: the loss overflows to inf, then NaN.
+    _scale_lr(script, adaptive=False, factor=1e8)
+
+
+def _huge_adaptive_lr(script: _Script) -> None:
+    # Adam-like steps are about lr in size whatever the gradient: the loss climbs, finite.
+    _scale_lr(script, adaptive=True, factor=1e5)
+
+
+def _clip_statements(script: _Script, body: list[ast.stmt]) -> list[ast.stmt]:
+    return [
+        s
+        for s in body
+        if not isinstance(s, (ast.For, ast.While, ast.If, ast.With, ast.FunctionDef))
+        and any(isinstance(n, ast.Call) and _final_name(n.func) in _CLIPS for n in ast.walk(s))
+    ]
+
+
+def _clip_after_step(script: _Script) -> None:
+    for body in script.bodies():
+        clips = _clip_statements(script, body)
+        if not clips:
+            continue
+        index = body.index(clips[0])
+        steps = [
+            s
+            for s in body[index + 1 :]
+            if script.contains_step(s, "optimizer")
+            or any(_method_call(n, "step") is not None for n in ast.walk(s))
+        ]
+        if steps:
+            script.move_after(clips[0], steps[0])
+            return
+    raise _NotFound
+
+
+def _clip_before_unscale(script: _Script) -> None:
+    for body in script.bodies():
+        clips = _clip_statements(script, body)
+        unscales = [s for s in body if _call_stmt(s, "unscale_") is not None]
+        if clips and unscales and body.index(unscales[0]) < body.index(clips[0]):
+            script.delete_statement(unscales[0], keep_block=len(body) == 1)
+            return
     raise _NotFound
 
 
@@ -501,9 +620,30 @@ OPERATORS: dict[str, Operator] = {
         Operator(
             "huge-lr",
             "non-finite-loss",
-            "multiply the optimizer's learning rate by 1e8 so training diverges",
-            "an optimizer call with a numeric lr=... argument",
+            "multiply an SGD-like optimizer's learning rate by 1e8 so the loss overflows",
+            "an SGD-like optimizer whose lr is a number, a named constant or a config entry",
             _huge_lr,
+        ),
+        Operator(
+            "huge-adaptive-lr",
+            "loss-diverging",
+            "multiply an Adam-like optimizer's learning rate by 1e5 so the loss climbs, finite",
+            "an Adam-like optimizer whose lr is a number, a named constant or a config entry",
+            _huge_adaptive_lr,
+        ),
+        Operator(
+            "clip-after-step",
+            "clip-after-step",
+            "move gradient clipping after the optimizer's step",
+            "a clip_grad_norm_ / clip_grad_value_ statement before a step() in the same block",
+            _clip_after_step,
+        ),
+        Operator(
+            "clip-before-unscale",
+            "clip-before-unscale",
+            "delete scaler.unscale_(optimizer) before gradient clipping",
+            "a scaler.unscale_(...) statement before a clipping statement in the same block",
+            _clip_before_unscale,
         ),
     )
 }

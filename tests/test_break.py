@@ -49,6 +49,11 @@ CASES = [
     ("drop-eval-no-grad", "regression.py"),
     ("flatten-target", "regression.py"),
     ("huge-lr", "plain_sgd.py"),
+    ("huge-adaptive-lr", "classifier.py"),
+    ("huge-adaptive-lr", "clipped_amp.py"),  # lr=CONFIG["lr"], CONFIG = {"lr": LR}
+    ("clip-after-step", "clipped_amp.py"),
+    ("clip-before-unscale", "clipped_amp.py"),
+    ("scheduler-before-optimizer", "clipped_amp.py"),  # the step inside a helper
 ]
 
 
@@ -96,7 +101,9 @@ def _diagnose(path: Path, *, on_accelerator: bool = False) -> diagnostics.Report
     return report
 
 
-@pytest.mark.parametrize("script", ["classifier.py", "regression.py", "plain_sgd.py"])
+@pytest.mark.parametrize(
+    "script", ["classifier.py", "regression.py", "plain_sgd.py", "clipped_amp.py"]
+)
 def test_the_correct_scripts_give_no_finding(script):
     report = _diagnose(DATA / script)
     assert report.codes() == set(), str(report)

@@ -282,3 +282,21 @@ def test_the_watch_keeps_no_state_dict_tensor_alive():
         gc.collect()
         assert ref() is None
     assert CODE not in report.codes()
+
+
+def test_the_evidence_names_a_trained_weight_not_a_batch_counter():
+    torch.manual_seed(0)
+    # Buffers come first in this state dict: a BatchNorm without affine parameters.
+    model = nn.Sequential(nn.BatchNorm1d(4, affine=False), nn.Linear(4, 2))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    best = None
+    with diagnostics.watch() as report:
+        for step in range(4):
+            optimizer.zero_grad()
+            model(torch.randn(8, 4)).pow(2).mean().backward()
+            optimizer.step()
+            if step == 0:
+                best = model.state_dict()
+        model.load_state_dict(best)
+    example = dict(only_finding(report).evidence)["example"]
+    assert example.startswith("1.weight: "), example

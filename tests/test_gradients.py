@@ -189,7 +189,9 @@ def test_zero_grad_between_backward_and_step_is_reported_at_the_step():
             optimizer.zero_grad()
             optimizer.step()  # cleared: script
     finding = single(report, "grads-cleared-before-step")
-    assert finding.count == 5  # every step after the first one, which starts the bookkeeping
+    assert finding.count == 6  # every step, the first one included
+    assert dict(finding.evidence)["step"] == "1"
+    assert "optimizer.step() #1 " in finding.message
     assert_points_at(finding, "cleared: script")
     assert "set to None" in finding.message
     assert report.by_code("grad-accumulation") == []
@@ -214,6 +216,8 @@ def test_gradients_zeroed_in_place_before_the_step_are_reported_in_a_trainer():
         for x, y in digits_loader(batches=4):
             trainer.fit_batch(x, y)
     finding = single(report, "grads-cleared-before-step")
+    # Zeros in place are told from a zero gradient by the bookkeeping, which starts at the
+    # first step: every later step is reported.
     assert finding.count == 3
     assert_points_at(finding, "cleared: trainer")
     assert "zeroed in place" in finding.message
@@ -1015,3 +1019,48 @@ def test_clearing_every_submodule_by_hand_is_silent(micro_batches):
                 encoder.zero_grad()
                 decoder.zero_grad()
     assert not report.codes() & CODES, report.findings
+
+
+def test_a_head_in_no_optimizer_is_reported_by_name_after_a_final_eval_and_a_restore():
+    # The transfer-learning tutorial: optimizer built before model.fc is replaced, best
+    # weights restored with load_state_dict() at the end, the model left in eval mode.
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+    model[2] = nn.Linear(16, 2)
+    x, y = torch.randn(64, 8), torch.randint(0, 2, (64,))
+    with diagnostics.watch() as report:
+        best = copy.deepcopy(model.state_dict())
+        for _ in range(6):
+            model.train()
+            optimizer.zero_grad()
+            F.cross_entropy(model(x), y).backward()
+            optimizer.step()
+            model.eval()
+            with torch.no_grad():
+                model(x)
+            best = copy.deepcopy(model.state_dict())
+        model.load_state_dict(best)
+    finding = single(report, "params-not-updating")
+    names = dict(finding.evidence)["parameters in no optimizer"]
+    assert names == "2.weight (2, 16), 2.bias (2)"
+
+
+def test_parameters_updated_by_hand_every_step_are_not_reported_even_after_a_restore():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 1))
+    head = model[2]
+    optimizer = torch.optim.SGD(model[0].parameters(), lr=0.05)
+    x, y = torch.randn(64, 8), torch.randn(64, 1)
+    with diagnostics.watch() as report:
+        best = copy.deepcopy(model.state_dict())
+        for _ in range(6):
+            optimizer.zero_grad()
+            head.zero_grad()
+            F.mse_loss(model(x), y).backward()
+            optimizer.step()
+            with torch.no_grad():
+                for p in head.parameters():
+                    p -= 0.05 * p.grad
+        model.load_state_dict(best)
+    assert report.findings == []

@@ -938,3 +938,82 @@ def test_after_many_training_steps_a_plain_evaluation_with_gradients_is_still_co
         validate_with_graph_in_training_mode(model, data)
     finding = only_finding(report, "eval-without-no-grad")
     assert finding.count == len(data)
+
+
+class _Noise(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + 0.1 * torch.randn_like(x) if self.training else x
+
+
+class _CarriesTheFlag(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * 2
+
+
+def _custom_model(layer: nn.Module) -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(8, 16), layer, nn.Linear(16, 1))
+
+
+def _train_then_evaluate(model: nn.Module, *, call_eval: bool) -> diagnostics.Report:
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    x, y = torch.randn(32, 8), torch.randn(32, 1)
+    with diagnostics.watch() as report:
+        for _ in range(3):
+            model.train()
+            optimizer.zero_grad()
+            F.mse_loss(model(x), y).backward()
+            optimizer.step()
+            if call_eval:
+                model.eval()
+            with torch.no_grad():
+                model(x)
+    return report
+
+
+def test_a_custom_layer_that_reads_self_training_is_judged_in_evaluation():
+    report = _train_then_evaluate(_custom_model(_Noise()), call_eval=False)
+    assert report.codes() == {"train-mode-in-eval"}
+    [finding] = report.by_code("train-mode-in-eval")
+    assert "1 (_Noise)" in dict(finding.evidence)["layers in training mode"]
+    assert _train_then_evaluate(_custom_model(_Noise()), call_eval=True).findings == []
+
+
+def test_a_layer_that_only_carries_the_flag_is_not_judged():
+    report = _train_then_evaluate(_custom_model(_CarriesTheFlag()), call_eval=False)
+    assert report.findings == []
+
+
+def test_a_custom_layer_left_in_eval_mode_while_training_is_reported():
+    model = _custom_model(_Noise())
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    x, y = torch.randn(32, 8), torch.randn(32, 1)
+    model.eval()
+    with diagnostics.watch() as report:
+        for _ in range(3):
+            optimizer.zero_grad()
+            F.mse_loss(model(x), y).backward()
+            optimizer.step()
+    [finding] = report.by_code("eval-mode-in-training")
+    assert dict(finding.evidence)["layers in eval mode"] == "1 (_Noise)"
+
+
+def test_switching_back_to_training_mode_under_no_grad_after_an_eval_pass_is_silent():
+    # Monte-Carlo dropout after an eval-mode pass, with no training in between: deliberate.
+    torch.manual_seed(0)
+    model = _custom_model(_Noise())
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    x, y = torch.randn(32, 8), torch.randn(32, 1)
+    with diagnostics.watch() as report:
+        for _ in range(3):
+            model.train()
+            optimizer.zero_grad()
+            F.mse_loss(model(x), y).backward()
+            optimizer.step()
+        with torch.no_grad():
+            model.eval()
+            point = model(x)
+            model.train()
+            samples = torch.stack([model(x) for _ in range(8)])
+    assert samples.shape[1:] == point.shape
+    assert report.findings == []

@@ -475,3 +475,57 @@ def test_a_step_decay_in_full_batch_training_stepped_once_per_epoch_is_silent():
             optimizer.step()
             scheduler.step()
     assert "scheduler-per-batch" not in report.codes(), report.findings
+
+
+def few_batches_run(make: Callable[[torch.optim.Optimizer], object], *, epochs: int = 2):
+    """8 batches per epoch, the scheduler stepped after every batch."""
+    torch.manual_seed(0)
+    data = fixtures.regression(n=400)
+    batches = DataLoader(torch.utils.data.Subset(data.train_set(), range(256)), batch_size=32)
+    model = fixtures.MLP(8, 1, hidden=(8,))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = make(optimizer)
+    with diagnostics.watch() as report:
+        for _ in range(epochs):
+            for x, y in batches:
+                batch_step(model, optimizer, x, y)
+                scheduler.step()  # type: ignore[attr-defined]
+    return report
+
+
+def test_a_steplr_per_batch_is_reported_within_two_epochs_once_the_rate_fell_tenfold():
+    report = few_batches_run(lambda o: lr_scheduler.StepLR(o, step_size=7, gamma=0.1))
+    finding = single(report, "scheduler-per-batch")
+    assert "8 optimizer steps per epoch" in finding.message
+    assert "iterated 2 times" in finding.message
+
+
+def test_a_multisteplr_and_an_exponentiallr_per_batch_are_reported_from_the_epochs():
+    multi = few_batches_run(lambda o: lr_scheduler.MultiStepLR(o, milestones=[5, 12], gamma=0.3))
+    assert single(multi, "scheduler-per-batch")
+    expo = few_batches_run(lambda o: lr_scheduler.ExponentialLR(o, gamma=0.8))
+    assert single(expo, "scheduler-per-batch")
+
+
+def test_schedules_written_in_batches_stay_silent_with_few_batches_per_epoch():
+    for make in (
+        lambda o: lr_scheduler.StepLR(o, step_size=40, gamma=0.1),
+        lambda o: lr_scheduler.ExponentialLR(o, gamma=0.99),
+        lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=3 * 8),
+    ):
+        report = few_batches_run(make, epochs=3)
+        assert report.findings == [], report.findings
+
+
+def test_a_falling_steplr_without_visible_epochs_waits_for_the_whole_run_rule():
+    # The same 16 steps drawn from tensors, not a DataLoader: no epoch is visible, and two
+    # decays are not enough for the rule that judges from counts alone.
+    torch.manual_seed(0)
+    model = fixtures.MLP(8, 1, hidden=(8,))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = lr_scheduler.StepLR(optimizer, step_size=7, gamma=0.1)
+    with diagnostics.watch() as report:
+        for _ in range(16):
+            batch_step(model, optimizer, torch.randn(32, 8), torch.randn(32, 1))
+            scheduler.step()
+    assert report.findings == []

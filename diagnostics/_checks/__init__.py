@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from ._base import Check
 from .checkpoints import CheckpointChecks
+from .clipping import ClippingChecks
 from .devices import DeviceChecks
 from .distributed import DistributedChecks
+from .divergence import DivergenceChecks
 from .gradients import GradientChecks
 from .losses import LossChecks
 from .modes import ModeChecks
@@ -23,6 +25,8 @@ ALL_CHECKS: tuple[type[Check], ...] = (
     DeviceChecks,
     ShapeChecks,
     DistributedChecks,
+    DivergenceChecks,
+    ClippingChecks,
 )
 
 __all__ = ["ALL_CHECKS", "Check"]

@@ -25,6 +25,14 @@ Events (all optional):
     on_state_dict(module, state_dict)              Module.state_dict() returned
     on_load_state_dict(module, state_dict)         Module.load_state_dict() about to run
     on_save(obj)                                   torch.save() about to run
+    on_clip(name, params, threshold)               torch.nn.utils.clip_grad_norm_ /
+                                                   clip_grad_value_ about to run (params:
+                                                   list of the tensors it was given;
+                                                   threshold: max_norm / clip_value)
+    on_grad_scale(scaler)                          GradScaler.scale() called
+    on_unscale(scaler, optimizer)                  GradScaler.unscale_() about to run
+    on_loader_iter(loader)                         a DataLoader is iterated (a new pass:
+                                                   an epoch when it is the training data)
     on_exception(exc)                              the watched code raised exc (explain it)
     finish()                                       the watch ends (end-of-run analysis)
 
@@ -59,6 +67,10 @@ EVENTS = (
     "on_state_dict",
     "on_load_state_dict",
     "on_save",
+    "on_clip",
+    "on_grad_scale",
+    "on_unscale",
+    "on_loader_iter",
     "on_exception",
     "finish",
 )
@@ -94,6 +106,10 @@ class Check:
     def on_state_dict(self, module: Any, state_dict: Any) -> None: ...
     def on_load_state_dict(self, module: Any, state_dict: Any) -> None: ...
     def on_save(self, obj: Any) -> None: ...
+    def on_clip(self, name: str, params: list, threshold: Any) -> None: ...
+    def on_grad_scale(self, scaler: Any) -> None: ...
+    def on_unscale(self, scaler: Any, optimizer: Any) -> None: ...
+    def on_loader_iter(self, loader: Any) -> None: ...
     def on_exception(self, exc: BaseException) -> None: ...
     def finish(self) -> None: ...
 

@@ -89,7 +89,7 @@ class CheckpointChecks(Check):
             if t.numel()
         }
         aliased = [s for s in stale if s[1].numel() and s[1].data_ptr() in live]
-        name, _, updates, snapshot = (aliased or stale)[0]
+        name, _, updates, snapshot = _example(aliased or stale)
         model = type(module).__name__
         where = f" at {snapshot.location}" if snapshot.location else ""
         if aliased:
@@ -125,7 +125,7 @@ class CheckpointChecks(Check):
         stale = self._stale(_named_tensors(obj))
         if not stale:
             return
-        name, _, updates, snapshot = stale[0]
+        name, _, updates, snapshot = _example(stale)
         where = f" at {snapshot.location}" if snapshot.location else ""
         message = (
             f"torch.save() writes {len(stale)} tensors that came from a state_dict() "
@@ -177,6 +177,26 @@ class CheckpointChecks(Check):
                 optimized.update(id(p) for g in optimizer.param_groups for p in g["params"])
         params = [p for p in module.parameters() if p.requires_grad]
         return any(id(p) in optimized or p.grad is not None for p in params)
+
+
+def _example(
+    entries: list[tuple[str, torch.Tensor, int, _Snapshot]],
+) -> tuple[str, torch.Tensor, int, _Snapshot]:
+    """The entry to name in the evidence: a trained weight (a parameter of the snapshot's
+    model, the most updated), not a counter such as BatchNorm's num_batches_tracked."""
+
+    ptrs: dict[int, set[int]] = {}  # per snapshot: where its model's parameters live
+
+    def rank(entry: tuple[str, torch.Tensor, int, _Snapshot]) -> tuple[int, int, int]:
+        _, tensor, updates, snapshot = entry
+        if id(snapshot) not in ptrs:
+            module = snapshot.module()
+            params = module.parameters() if module is not None else ()
+            ptrs[id(snapshot)] = {p.data_ptr() for p in params if p.numel()}
+        is_param = tensor.numel() > 0 and tensor.data_ptr() in ptrs[id(snapshot)]
+        return (int(is_param), int(tensor.is_floating_point()), updates)
+
+    return max(entries, key=rank)
 
 
 def _forget(noted: dict[int, Any], key: int, _ref: Any) -> None:

@@ -42,6 +42,7 @@ _LOSS_MEMORY = 200
 _NORM_STEPS = 200  # steps of gradient-norm evidence computed for grad-accumulation
 _NEVER_AFTER = 3  # steps without any gradient before an optimizer is called idle
 _ORPHAN_AFTER = 3  # optimizer steps a parameter must stay unchanged to be called orphaned
+_ROOT_MEMORY = 32  # outermost models remembered (weakly) for naming parameters
 _WALK_FIRST = 4  # backward() calls whose graph is walked, then at powers of two
 _WALK_LIMIT = 100_000  # autograd nodes visited at most per walk
 
@@ -188,12 +189,14 @@ NON_FINITE_FIX = (
 class _Leaf:
     """A parameter met in a loss graph, remembered until it is judged."""
 
-    __slots__ = ("ref", "steps_seen", "version")
+    __slots__ = ("frozen", "ref", "steps_seen", "version")
 
     def __init__(self, param: nn.Parameter, steps_seen: int) -> None:
         self.ref = weakref.ref(param)
         self.version = param._version
         self.steps_seen = steps_seen
+        # Whether its module was in eval mode while training went on (None: not yet seen).
+        self.frozen: bool | None = None
 
 
 class GradientChecks(Check):
@@ -218,6 +221,9 @@ class GradientChecks(Check):
         self._non_finite: dict[str, Any] | None = None
         self._lr_unknown = False
         self._touched_before_step = False
+        self._roots: dict[int, weakref.ref[nn.Module]] = {}  # outermost models called
+        # The parameters the latest backward() reached, when its graph was walked.
+        self._last_graph: set[int] | None = None
         self._stale_steps: dict[int, tuple[int, list[float], str]] = {}
         self._first_norm: dict[int, float] = {}
 
@@ -244,6 +250,14 @@ class GradientChecks(Check):
                 return
         self._forwards.append((weakref.ref(module), inp, weakref.ref(output), output.requires_grad))
 
+    def on_root_forward(self, module: Any, args: Any, output: Any) -> None:
+        roots = self._roots
+        known = roots.get(id(module))
+        if known is None or known() is not module:
+            if len(roots) >= _ROOT_MEMORY:
+                roots.pop(next(iter(roots)))
+            roots[id(module)] = weakref.ref(module)
+
     def on_backward(self, tensors: Any) -> None:
         self._backwards += 1
         self._tracker.backwards += 1
@@ -260,6 +274,7 @@ class GradientChecks(Check):
                 graphs.append(t)
             if t.is_floating_point():
                 self._check_finite(t)
+        self._last_graph = None
         if graphs:
             self._collect_leaves(graphs)
 
@@ -278,7 +293,12 @@ class GradientChecks(Check):
             if partly:
                 self._report_accumulation(state, partly)
         self._touched_before_step = self._tracker.touched(state)
-        cleared = self._tracker.cleared_since_backward(state)
+        if state.steps == 0:
+            # The sentinel is hooked at the first step: its backward() went unseen, so the
+            # first step is judged from the graph of the latest backward() instead.
+            cleared = self._cleared_at_first_step(state)
+        else:
+            cleared = self._tracker.cleared_since_backward(state)
         if cleared:
             self._report_cleared(state, cleared)
 
@@ -486,6 +506,21 @@ class GradientChecks(Check):
         if len(norms) > 1 and len(norms) <= _NORM_STEPS:
             self.watch.update("grad-accumulation", key=key, evidence=evidence, series=series)
 
+    def _cleared_at_first_step(self, state: OptimizerState) -> list[torch.Tensor] | None:
+        """The optimizer's parameters, if the latest backward() reached some of them and every
+        one of their gradients is now None; otherwise None. (Gradients that are all zero are
+        not judged here: backward() itself can produce them, e.g. a loss multiplied by 0.)"""
+        reached = self._last_graph
+        if not reached or "first-step" in state.reported:
+            return None
+        state.reported.add("first-step")  # asked once per optimizer
+        params = [p for p in state.params() if p.requires_grad]
+        if not any(id(p) in reached for p in params):
+            return None
+        if any(p.grad is not None for p in params):
+            return None
+        return params
+
     def _report_cleared(self, state: OptimizerState, cleared: list[torch.Tensor]) -> None:
         none = sum(p.grad is None for p in cleared)
         if none == len(cleared):
@@ -513,7 +548,9 @@ class GradientChecks(Check):
 
     # -- params-not-updating ------------------------------------------------------------------
     def _collect_leaves(self, tensors: list[torch.Tensor]) -> None:
-        for param in _graph_parameters(tensors):
+        params = _graph_parameters(tensors)
+        self._last_graph = {id(p) for p in params}
+        for param in params:
             if id(param) in self._leaves and self._leaves[id(param)].ref() is param:
                 continue
             self._leaves[id(param)] = _Leaf(param, self._steps)
@@ -545,13 +582,33 @@ class GradientChecks(Check):
                 continue
             if param._version != leaf.version:  # updated by hand (or by anything else)
                 continue
-            candidates.append(param)
+            candidates.append((leaf, param))
         if not candidates:
             return []
         owners = _owners([m for m, _, _ in self._live_forwards()])
         # A module in eval mode whose parameters no optimizer holds is a frozen reference
-        # (a teacher, a target network): its gradients are a waste, not a lost update.
-        return [p for p in candidates if (m := owners.get(id(p))) is None or m.training]
+        # (a teacher, a target network): its gradients are a waste, not a lost update. Its
+        # mode is read while training goes on (the first time it is judged, at a step), not
+        # when the watch ends, after a final evaluation put every module in eval mode.
+        out = []
+        for leaf, param in candidates:
+            if leaf.frozen is None:
+                owner = owners.get(id(param))
+                leaf.frozen = owner is not None and not owner.training
+            if not leaf.frozen:
+                out.append(param)
+        return out
+
+    def on_load_state_dict(self, module: Any, state_dict: Any) -> None:
+        # load_state_dict() copies into the parameters in place: one version each, which is
+        # a restore (best weights, a checkpoint), not an update by hand.
+        if not self._leaves or not hasattr(state_dict, "keys"):
+            return
+        keys = set(state_dict.keys())
+        for name, param in module.named_parameters():
+            leaf = self._leaves.get(id(param))
+            if name in keys and leaf is not None and leaf.ref() is param:
+                leaf.version += 1
 
     def _report_never(self, state: OptimizerState, orphans: list[nn.Parameter]) -> None:
         state.reported.add("never")
@@ -622,6 +679,11 @@ class GradientChecks(Check):
 
     def _param_names(self, params: list[nn.Parameter], limit: int = 4) -> str:
         modules = [m for m, _, _ in self._live_forwards()]
+        # The outermost models seen, for parameters whose modules left the recent calls.
+        seen = {id(m) for m in modules}
+        modules += [
+            m for ref in self._roots.values() if (m := ref()) is not None and id(m) not in seen
+        ]
         names = _parameter_names(modules)
         order = {key: i for i, key in enumerate(names)}  # the model's own order
         params = sorted(params, key=lambda p: order.get(id(p), len(order)))

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import os
 import sys
+import types
 import weakref
 from typing import Any
 
@@ -77,6 +78,10 @@ _CONSEQUENCE_BN = (
 _TRAINING_SITE = 3  # forwards in a row used by a backward that make a call site a training one
 _SAMPLE = 64  # then one plain forward in this many is still followed there
 _MAX_RECORDS = 512  # forwards awaiting judgement; more means no step ever comes: drop the oldest
+_CUSTOM_REFRESH = 64  # root forwards between two searches of a model for custom layers
+_CONSEQUENCE_CUSTOM = (
+    "the custom layers {layers} run the branch of their forward() meant for training"
+)
 
 _HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the diagnostics package
 _USER_FILE: dict[str, bool] = {}  # filename -> is_user_file(filename), the frame walk's cache
@@ -159,6 +164,11 @@ class ModeChecks(Check):
         self._reported: dict[Any, tuple[Location | None, dict[str, str], str]] = {}
         self._site_used: dict[Site, int] = {}  # call site -> forwards in a row a backward used
         self._skipped = 0
+        # Roots that ran a forward in eval mode since the last backward: switched back to
+        # training mode under no_grad, they run Monte-Carlo dropout on purpose.
+        self._eval_seen: set[int] = set()
+        # root id -> (weak root, its custom mode-dependent layers, forwards until a new search)
+        self._custom: dict[int, tuple[weakref.ref, list[weakref.ref], int]] = {}
 
     # -- root forwards (the engine keeps the stack of running modules) ------------------------
     def on_root_forward_pre(self, module: nn.Module, args: Any) -> None:
@@ -214,8 +224,12 @@ class ModeChecks(Check):
     def _root_done(self, root: nn.Module, output: Any) -> None:
         if isinstance(root, ParametrizationList):
             return  # a parametrized weight (spectral_norm, weight_norm) read outside a forward
+        for layer in self._custom_layers(root):
+            if layer.training and all(m is not layer for m, _ in self._layers):
+                self._layers.append((layer, None))
         grad = torch.is_grad_enabled()
         if not root.training:
+            self._eval_seen.add(id(root))
             if grad:
                 self._track(root, output, eval=True)
             if not self._layers:
@@ -224,6 +238,8 @@ class ModeChecks(Check):
             if grad:  # a plain model: an unused graph here is an evaluation without no_grad
                 self._track(root, output, eval=False, plain=True)
             return
+        if root.training and not grad and id(root) in self._eval_seen:
+            return  # eval() then train() with no training between: Monte-Carlo dropout
         if not self._recalibrating:
             self._track(root, output, eval=False)
 
@@ -250,6 +266,18 @@ class ModeChecks(Check):
         if len(records) > _MAX_RECORDS:
             del records[: len(records) - _MAX_RECORDS]
 
+    def _custom_layers(self, root: nn.Module) -> list[nn.Module]:
+        """The layers of ``root`` whose own forward() reads ``self.training`` (custom dropout,
+        noise, drop-path): searched on the first forward and every _CUSTOM_REFRESH after."""
+        entry = self._custom.get(id(root))
+        if entry is None or entry[0]() is not root or entry[2] <= 0:
+            if entry is None and len(self._custom) >= _MAX_RECORDS:
+                self._custom.clear()  # models made and dropped in a loop: start over
+            layers = [weakref.ref(m) for m in root.modules() if mode_dependent(type(m))]
+            entry = (weakref.ref(root), layers, _CUSTOM_REFRESH)
+        self._custom[id(root)] = (entry[0], entry[1], entry[2] - 1)
+        return [m for ref in entry[1] if (m := ref()) is not None]
+
     def _training_site(self, site: Site) -> bool:
         """Skip most forwards of a plain model at a call site known to train.
 
@@ -275,6 +303,7 @@ class ModeChecks(Check):
 
     # -- judgement -------------------------------------------------------------------------------
     def on_backward(self, tensors: Any) -> None:
+        self._eval_seen.clear()
         if any(isinstance(t, torch.Tensor) and t.grad_fn is None for t in tensors):
             # A backward on a loss without a graph: the forwards since the last backward were
             # meant as training, run under no_grad or cut off by a detach (no-grad-training
@@ -373,7 +402,8 @@ class ModeChecks(Check):
         key = ("train-mode-in-eval", id(root), record.frames[0])
         if key not in self._reported:
             dropouts, norms = _train_mode_layers(root, record.layers)
-            layers = dropouts + norms
+            custom = _custom_train_layers(root, record.layers)
+            layers = dropouts + norms + custom
             name = _model_name(root)
             if not record.grad:
                 context = "under torch.no_grad(), an evaluation"
@@ -389,6 +419,8 @@ class ModeChecks(Check):
                 effects.append(_CONSEQUENCE_DROPOUT)
             if norms:
                 effects.append(_CONSEQUENCE_BN)
+            if custom:
+                effects.append(_CONSEQUENCE_CUSTOM.format(layers=_join(custom)))
             mode = "in training mode" if record.training else "with layers in training mode"
             message = (
                 f"{name} ran a forward pass {context}, {mode}: "
@@ -609,6 +641,8 @@ def _train_mode_layers(root: nn.Module, layers: list[Layer]) -> tuple[list[str],
     dropouts: dict[str, None] = {}  # ordered sets
     norms: dict[str, None] = {}
     for module, call in layers:
+        if call is None and mode_dependent(type(module)):
+            continue  # listed by _custom_train_layers
         name = names.get(id(module), type(module).__name__)
         if call is None:
             text = _describe(name, module)
@@ -623,6 +657,47 @@ def _train_mode_layers(root: nn.Module, layers: list[Layer]) -> tuple[list[str],
         if isinstance(m, nn.RNNBase) and m.training and m.dropout > 0 and m.num_layers > 1:
             dropouts[_describe(name, m)] = None
     return list(dropouts), list(norms)
+
+
+def _custom_train_layers(root: nn.Module, layers: list[Layer]) -> list[str]:
+    """The custom mode-dependent layers among ``layers``, described."""
+    names = {id(m): name for name, m in root.named_modules()}
+    return [
+        _describe(names.get(id(m), type(m).__name__), m)
+        for m, call in layers
+        if call is None and mode_dependent(type(m))
+    ]
+
+
+_MODE_DEPENDENT: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
+
+
+def mode_dependent(cls: type) -> bool:
+    """Does ``cls`` (a layer of the user's, not torch's own) read ``self.training`` in its
+    forward()? Modules that merely carry the flag, like every module, do not."""
+    known = _MODE_DEPENDENT.get(cls)
+    if known is None:
+        known = _MODE_DEPENDENT[cls] = _mode_dependent(cls)
+    return known
+
+
+def _mode_dependent(cls: type) -> bool:
+    if issubclass(cls, (_DropoutNd, _BatchNorm, nn.RNNBase)):
+        return False
+    if cls.__module__ == "torch" or cls.__module__.startswith("torch."):
+        return False
+    forward = getattr(cls, "forward", None)
+    if forward is None or forward is nn.Module.forward:
+        return False
+    forward = getattr(forward, "__wrapped__", forward)
+    code = getattr(forward, "__code__", None)
+    return isinstance(code, types.CodeType) and _reads_training(code)
+
+
+def _reads_training(code: types.CodeType) -> bool:
+    if "training" in code.co_names:
+        return True
+    return any(isinstance(c, types.CodeType) and _reads_training(c) for c in code.co_consts)
 
 
 def _eval_mode_layers(root: nn.Module, trained: set[int]) -> list[str]:
@@ -649,4 +724,8 @@ def _eval_mode_layers(root: nn.Module, trained: set[int]) -> list[str]:
                 out.append(_describe(name, m))
         elif isinstance(m, nn.RNNBase) and m.dropout > 0 and m.num_layers > 1 and trains(m):
             out.append(_describe(name, m))
+        elif mode_dependent(type(m)):
+            parent = modules.get(name.rpartition(".")[0], root)
+            if trains(m) or trains(parent):
+                out.append(_describe(name, m))
     return out

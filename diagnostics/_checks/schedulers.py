@@ -26,6 +26,17 @@ never have that shape. With n the steps a scheduler took, the horizon is outrun 
     CosineAnnealingWarmRestarts 20 restarts or more
     PolynomialLR                total_iters <= n/2 (at its final value for half the run)
 
+When epochs are visible (a DataLoader iterated again: its first pass took B optimizer steps,
+B >= 2), an epoch-style schedule stepped about once per optimizer step is judged against the
+loop's own structure, sooner:
+
+    StepLR, MultiStepLR,        the learning rate fell 10x or more within the first two
+    ExponentialLR               epochs (2B steps)
+    CosineAnnealingLR           T_max no larger than the number of epochs run, and reached
+
+A schedule meant per batch has its horizon in batches (step_size=1000, T_max=epochs*B), so
+it neither falls 10x within two epochs nor has a T_max as small as the epoch count.
+
 The parts of a SequentialLR or ChainedScheduler are judged each on its own steps. Training
 with one batch per epoch (full-batch training) steps the optimizer once per epoch, so stepping
 the scheduler with it is correct: when the losses of nearly every optimizer step saw the very
@@ -52,6 +63,8 @@ _COLLAPSE = 1e-3  # a learning rate below this fraction of its start has collaps
 _RESTARTS = 20  # warm restarts within one run that betray a per-batch T_0
 _FULL_BATCH = 0.9  # share of the optimizer steps whose loss saw one and the same target tensor
 _TARGETS_KEPT = 4  # target tensors followed at once (training and validation sets, ...)
+_EPOCH_DROP = 0.1  # with epochs visible: a fall to this fraction within two epochs
+_LOADERS_KEPT = 8  # DataLoaders followed at once
 
 BEFORE_OPTIMIZER = (
     "{sched}.step() ran before {optimizer}.step() had run even once{how}. The scheduler must "
@@ -158,6 +171,19 @@ class _Scheduler:
         self.reported = False
 
 
+class _Loader:
+    """One DataLoader's passes, and the optimizer steps its first pass took."""
+
+    __slots__ = ("at_first", "passes", "per_pass", "ref")
+
+    def __init__(self, loader: Any, counters: dict[int, _Counter]) -> None:
+        self.ref = weakref.ref(loader)
+        self.passes = 1
+        # Keyed by the optimizers' counters (kept, unlike the optimizers, to the end).
+        self.at_first = {id(c): c.steps for c in counters.values()}
+        self.per_pass: dict[int, int] | None = None  # counter id -> steps in the first pass
+
+
 class SchedulerChecks(Check):
     """scheduler-before-optimizer, scheduler-per-batch."""
 
@@ -170,6 +196,35 @@ class SchedulerChecks(Check):
         self._pending: list[_Scheduler] = []
         self._serials = itertools.count(1)
         self._targets: list[list[Any]] = []  # [weakref to a loss target, times seen]
+        self._loaders: dict[int, _Loader] = {}
+
+    def on_loader_iter(self, loader: Any) -> None:
+        entry = self._loaders.get(id(loader))
+        if entry is not None and entry.ref() is loader:
+            entry.passes += 1
+            if entry.per_pass is None:
+                entry.per_pass = {
+                    id(c): c.steps - entry.at_first.get(id(c), 0) for c in self._counters.values()
+                }
+            return
+        if len(self._loaders) >= _LOADERS_KEPT:
+            gone = [k for k, e in self._loaders.items() if e.ref() is None]
+            if not gone:
+                return
+            del self._loaders[gone[0]]
+        self._loaders[id(loader)] = _Loader(loader, self._counters)
+
+    def _epoch_shape(self, rec: _Scheduler) -> tuple[int, int] | None:
+        """(optimizer steps per epoch, epochs run) from the DataLoader iterated most often, or
+        None when no DataLoader was iterated again."""
+        best: tuple[int, int] | None = None
+        for entry in self._loaders.values():
+            if entry.per_pass is None:
+                continue
+            per_epoch = entry.per_pass.get(id(rec.counter), 0)
+            if per_epoch >= 2 and (best is None or entry.passes > best[1]):
+                best = (per_epoch, entry.passes)
+        return best
 
     def on_loss(self, name: str, input: Any, target: Any, kwargs: dict) -> None:
         if not isinstance(target, torch.Tensor):
@@ -292,6 +347,12 @@ class SchedulerChecks(Check):
             problem = _horizon_problem(kind, params, max(n, 0), rec)
             if problem is not None:
                 break
+        shape = self._epoch_shape(rec) if problem is None else None
+        if shape is not None and len(rec.spec) == 1:
+            kind, params = rec.spec[0]
+            problem = _epoch_problem(
+                kind, params, max(rec.epochs[0] - rec.first_epoch, 0), rec, shape
+            )
         if problem is None:
             return
         kind, label, horizon, consequence, decays = problem
@@ -445,6 +506,49 @@ def _horizon_problem(
                 f"the learning rate fell from {_fmt(rec.lr0)} to {_fmt(mid)} by step "
                 f"{rec.lrs.count // 2} of {rec.lrs.count}",
                 True,
+            )
+    return None
+
+
+def _epoch_problem(
+    kind: type, p: dict[str, Any], n: int, rec: _Scheduler, shape: tuple[int, int]
+) -> tuple[type, str, str, str, bool] | None:
+    """Like ``_horizon_problem``, for a run whose epochs are visible: ``shape`` is (optimizer
+    steps per epoch, epochs run), and ``n`` the scheduler's own steps."""
+    per_epoch, epochs = shape
+    name = kind.__name__
+    if issubclass(kind, (sched_mod.StepLR, sched_mod.MultiStepLR, sched_mod.ExponentialLR)):
+        within = min(2 * per_epoch, rec.lrs.count)
+        if within < 2 or rec.lr0 <= 0:
+            return None
+        lr = min(rec.lrs.at(i) for i in range(within))
+        if lr > _EPOCH_DROP * rec.lr0:
+            return None
+        params = ", ".join(
+            f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+            for k, v in p.items()
+            if k in ("step_size", "milestones", "gamma")
+        )
+        return (
+            kind,
+            f"{name}({params})",
+            f"is written in epochs, and the loop runs {per_epoch} optimizer steps per epoch "
+            f"(its DataLoader was iterated {epochs} times)",
+            f"within the first two epochs ({within} steps) the learning rate already fell to "
+            f"{_fmt(lr)}, {lr / rec.lr0:.1e} of its initial {_fmt(rec.lr0)}",
+            True,
+        )
+    if issubclass(kind, sched_mod.CosineAnnealingLR):
+        t_max = p["T_max"]
+        if t_max <= epochs and n >= t_max:
+            return (
+                kind,
+                f"{name}(T_max={t_max})",
+                f"lasts T_max={t_max}, no more than the {epochs} epochs run ({per_epoch} "
+                f"optimizer steps each)",
+                f"stepped every batch, the cosine reached its minimum after {t_max} batches, "
+                f"within epoch {t_max // per_epoch + 1}, and cycled from there",
+                False,
             )
     return None
 
