@@ -167,50 +167,78 @@ def configure_optimizer(model, config):
     )
 """
 
+_LOOP = """
+import torch
+import torch.nn.functional as F
 
-def _load(path: Path, name: str):
+
+def fit(model, optimizer, steps=5):
+    x, y = torch.randn(32, 8), torch.randn(32, 1)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        F.mse_loss(model(x), y).backward()
+        optimizer.step()
+"""
+
+
+@pytest.fixture
+def modules():
+    """Write and import modules by name; they leave sys.modules afterwards."""
     import importlib.util
     import sys
 
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    names = []
+
+    def load(folder: Path, name: str, source: str):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{name}.py").write_text(source)
+        spec = importlib.util.spec_from_file_location(name, folder / f"{name}.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        names.append(name)
+        spec.loader.exec_module(module)
+        return module
+
+    yield load
+    for name in names:
+        sys.modules.pop(name, None)
 
 
-def test_an_optimizer_built_in_another_module_is_pointed_at_its_constructor(tmp_path):
-    (tmp_path / "recipe.py").write_text(_CONFIGURE)
-    recipe = _load(tmp_path / "recipe.py", "recipe_for_adam_decay")
-    try:
-        model = fixtures.MLP(8, 1, hidden=(16,))
-        optimizer = recipe.configure_optimizer(model, {"wd": 0.05, "lr": 1e-3})
-        with diagnostics.watch() as report:
-            train(model, optimizer)  # stepped here, built in recipe.py
-    finally:
-        import sys
-
-        sys.modules.pop("recipe_for_adam_decay", None)
+def test_an_optimizer_built_in_a_neighbouring_module_is_pointed_at_its_constructor(
+    tmp_path, modules
+):
+    recipe = modules(tmp_path, "recipe_for_adam_decay", _CONFIGURE)
+    loop = modules(tmp_path, "loop_for_adam_decay", _LOOP)
+    model = fixtures.MLP(8, 1, hidden=(16,))
+    optimizer = recipe.configure_optimizer(model, {"wd": 0.05, "lr": 1e-3})
+    with diagnostics.watch() as report:
+        loop.fit(model, optimizer)  # stepped in loop.py, built in recipe.py next to it
     location = single(report).location
     assert location is not None
-    assert Path(location.file).name == "recipe.py"
+    assert Path(location.file).name == "recipe_for_adam_decay.py"
     assert location.line == _CONFIGURE.splitlines().index("    return torch.optim.Adam(") + 1
     assert location.function == "configure_optimizer"
 
 
-def test_two_candidate_constructors_elsewhere_leave_the_step_pointed_at(tmp_path):
-    import sys
+def test_a_constructor_in_another_folder_is_never_guessed(tmp_path, modules):
+    recipe = modules(tmp_path / "elsewhere", "recipe_far_away", _CONFIGURE)
+    loop = modules(tmp_path / "project", "loop_far_away", _LOOP)
+    model = fixtures.MLP(8, 1, hidden=(16,))
+    optimizer = recipe.configure_optimizer(model, {"wd": 0.05, "lr": 1e-3})
+    with diagnostics.watch() as report:
+        loop.fit(model, optimizer)
+    location = single(report).location
+    assert location is not None and Path(location.file).name == "loop_far_away.py"
 
-    for name in ("recipe_one", "recipe_two"):
-        (tmp_path / f"{name}.py").write_text(_CONFIGURE)
-        _load(tmp_path / f"{name}.py", name)
-    try:
-        model = fixtures.MLP(8, 1, hidden=(16,))
-        optimizer = sys.modules["recipe_one"].configure_optimizer(model, {"wd": 0.05, "lr": 1e-3})
-        with diagnostics.watch() as report:
-            train(model, optimizer)
-    finally:
-        for name in ("recipe_one", "recipe_two"):
-            sys.modules.pop(name, None)
-    assert_points_at(single(report), "the step")
+
+def test_two_candidate_constructors_next_door_leave_the_step_pointed_at(tmp_path, modules):
+    one = modules(tmp_path, "recipe_one", _CONFIGURE)
+    modules(tmp_path, "recipe_two", _CONFIGURE)
+    loop = modules(tmp_path, "loop_two_recipes", _LOOP)
+    model = fixtures.MLP(8, 1, hidden=(16,))
+    optimizer = one.configure_optimizer(model, {"wd": 0.05, "lr": 1e-3})
+    with diagnostics.watch() as report:
+        loop.fit(model, optimizer)
+    location = single(report).location
+    assert location is not None and Path(location.file).name == "loop_two_recipes.py"

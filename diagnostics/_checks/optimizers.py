@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import itertools
 import linecache
+import os
 import sys
 import types
 import weakref
@@ -176,15 +177,21 @@ _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 def _construction_elsewhere(frame: types.FrameType | None, cls: str) -> Location | None:
     """The ``cls(...)`` call that built the optimizer, in another file of the user's.
 
-    When the first step is taken elsewhere (a test, a notebook, a trainer module) than where the
-    optimizer was built (a ``configure_optimizer()`` helper), the user's loaded modules are read:
-    their single decaying ``cls(...)`` call, if there is exactly one, is the place to fix.
+    When the first step is taken in another file (a test, a trainer module) than the one that
+    built the optimizer (a ``configure_optimizer()`` helper next to it), the loaded modules of the
+    stepping file's folder are read: their single decaying ``cls(...)`` call, if there is exactly
+    one, is the place to fix. Other folders (a test suite's other modules) are never guessed from.
     """
-    stepping = frame.f_code.co_filename if frame is not None else None
+    if frame is None:
+        return None
+    stepping = frame.f_code.co_filename
+    folder = os.path.dirname(os.path.abspath(stepping))
     found: list[Location] = []
     for module in list(sys.modules.values()):
         filename = getattr(module, "__file__", None)
         if not isinstance(filename, str) or filename == stepping or not is_user_file(filename):
+            continue
+        if os.path.dirname(os.path.abspath(filename)) != folder:
             continue
         source = "".join(linecache.getlines(filename))
         if cls not in source:
