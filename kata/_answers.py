@@ -165,6 +165,22 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "unscal* + after|before + clip*",
         "clip* + scaled + grad*|gradient*",
     ),
+    "sampler-epoch-not-set": (
+        "set epoch|set_epoch",
+        "sampler + same order|same shuffle|epoch + not set|never set|missing|forgot",
+        "distributedsampler|distributed sampler + shuffl*|epoch|order",
+        "every|each + epoch + same + order|shuffle|batches",
+    ),
+    "ranks-out-of-sync": (
+        "rank* + out of sync|differ*|diverg*|desync*|not synced",
+        "model module + forward|bypass*|skip*",
+        "ddp + bypass*|skipped|no sync|out of sync",
+    ),
+    "state-dict-module-prefix": (
+        "module + prefix",
+        "prefix + state dict|checkpoint|key*",
+        "ddp + checkpoint|state dict + plain|load*",
+    ),
 }
 
 
@@ -195,6 +211,9 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "loss-diverging": ("loss diverges without NaN", "the loss keeps growing"),
     "clip-after-step": ("clipping after optimizer.step()", "clip_grad_norm_ too late"),
     "clip-before-unscale": ("clipping before unscale_", "forgot scaler.unscale_"),
+    "sampler-epoch-not-set": ("forgot sampler.set_epoch(epoch)", "every epoch the same order"),
+    "ranks-out-of-sync": ("the ranks are out of sync", "forward through model.module"),
+    "state-dict-module-prefix": ("the module. prefix of a DDP checkpoint", "key prefix mismatch"),
 }
 
 
