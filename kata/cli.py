@@ -7,6 +7,7 @@
     kata solution KATA        the reference solution, as a diff against your file
     kata reset KATA           restore the kata as shipped (your version is backed up)
     kata drill                interview rounds: spot the fault in a broken loop
+    kata lab DAY              the break-it lab: break a working loop, predict the finding
     kata new DAY SLUG         scaffold a kata (instructors)
     kata break FILE --fault   make a broken script from a correct one (instructors)
     kata validate             check every kata: metadata, broken and solved runs (instructors)
@@ -63,7 +64,7 @@ Handler = Callable[[argparse.Namespace, Console, Console], int]
 
 
 def _parser() -> argparse.ArgumentParser:
-    from . import _cli_author, _cli_grade, _cli_learn, _drill, _watch
+    from . import _cli_author, _cli_grade, _cli_learn, _drill, _lab, _watch
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -199,6 +200,24 @@ def _parser() -> argparse.ArgumentParser:
         "--pool",
         action="store_true",
         help="verify every round under the diagnostics and show the pool per day; no drill",
+    )
+
+    p = command(
+        "lab",
+        _lab.run_lab,
+        "The break-it lab: break a working loop on purpose and predict the finding.",
+        "kata lab DAY copies a working training loop to lab/dayNN/train.py and lists the",
+        "day's challenges. Break your copy, then kata lab check DAY --expect CODE runs it under",
+        "the diagnostics and says whether your prediction and a challenge were met; completed",
+        "challenges are kept in .kata/lab.json.",
+        "example: kata lab 11    then    kata lab check 11 --expect scheduler-per-batch",
+    )
+    p.add_argument(
+        "words", nargs="*", metavar="[check] DAY", help="the day; 'check DAY' runs your copy"
+    )
+    p.add_argument("--expect", metavar="CODE", help="with check: the finding you predict")
+    p.add_argument(
+        "--reset", action="store_true", help="restore the working loop (your copy is backed up)"
     )
 
     p = command(
