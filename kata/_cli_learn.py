@@ -69,7 +69,7 @@ def run_list(args: argparse.Namespace, out: Console, err: Console) -> int:
         solved = sum(progress.status(m.id) == "solved" for m in metas)
         out.print(_day_header(day, solved, len(items)))
         table = Table.grid(padding=(0, 2))
-        for _ in range(3):  # mark, status, id: whole, so an id can be copied from here
+        for _ in range(4):  # mark, status, id, level: whole, so an id can be copied from here
             table.add_column(no_wrap=True)
         table.add_column()  # the title wraps instead
         for item in items:
@@ -79,6 +79,7 @@ def run_list(args: argparse.Namespace, out: Console, err: Console) -> int:
                     Text("  !", style="yellow"),
                     Text("broken metadata", "yellow"),
                     Text(_id_of(item.path.parent)),
+                    Text(""),
                     Text(str(item), "yellow"),
                 )
                 continue
@@ -90,6 +91,7 @@ def run_list(args: argparse.Namespace, out: Console, err: Console) -> int:
                 Text(f"  {mark}", style=style),
                 Text(label, style=style),
                 Text(item.id),
+                _level_label(item),
                 Text(item.title),
             )
         out.print(table)
@@ -105,6 +107,12 @@ def run_list(args: argparse.Namespace, out: Console, err: Console) -> int:
         )
         return 1
     return 0
+
+
+def _level_label(meta: KataMeta) -> Text:
+    """``basic``, ``intermediate`` or ``advanced``; a build kata says so (``basic, build``)."""
+    label = meta.level or "-"
+    return Text(f"{label}, build" if meta.kind == "build" else label, style="dim")
 
 
 def _day_of(entry: KataMeta | KataMetaError) -> int | None:

@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._meta import DEFAULT_TIMEOUT, META_FILE, TEST_FILE, KataMeta, KataMetaError
+from ._meta import DEFAULT_TIMEOUT, LEVELS, META_FILE, TEST_FILE, KataMeta, KataMetaError
 from ._runner import ENV, pytest_args
 from ._shipped import SHIPPED_DIR, differences, shipped_file
 
@@ -172,6 +172,11 @@ def static_problems(meta: KataMeta, *, template: dict[str, str]) -> list[str]:
                 "kata's own."
             )
     found.extend(_hint_problems(meta))
+    if meta.level is None:
+        found.append(
+            f"{meta.meta_path}: field 'level': missing; say where the kata sits in its day's "
+            f"ramp: level = {' | '.join(repr(v) for v in LEVELS)}."
+        )
     test_file = meta.dir / TEST_FILE
     if not test_file.is_file():
         found.append(f"{test_file}: missing; a kata needs its tests.")
@@ -228,7 +233,7 @@ def _solution_problems(meta: KataMeta) -> list[str]:
             found.append(
                 f"{meta.dir / name}: identical to its solution {solution}; the kata has no fault."
             )
-        else:
+        elif meta.kind != "build":  # a build kata's solution writes new code, constants and all
             found.extend(_constant_problems(meta, name))
     extra = sorted(
         p.name

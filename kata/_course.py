@@ -56,7 +56,8 @@ class Course:
         return self.root / STATE_DIR
 
     def entries(self) -> list[KataMeta | KataMetaError]:
-        """Every kata in course order; a kata with broken metadata is its error, not a crash."""
+        """Every kata in course order, each day ramping from basic to advanced (by number within
+        a level); a kata with broken metadata is its error, not a crash."""
         if self._metas is None:
             loaded: list[KataMeta | KataMetaError] = []
             for kata_dir in _meta.kata_dirs(self.root):
@@ -64,7 +65,7 @@ class Course:
                     loaded.append(_meta.load(kata_dir))
                 except KataMetaError as exc:
                     loaded.append(exc)
-            self._metas = loaded
+            self._metas = _ramped(loaded)
         return self._metas
 
     def katas(self) -> list[KataMeta]:
@@ -117,6 +118,20 @@ class Course:
             return str(path.resolve().relative_to(self.root))
         except ValueError:
             return str(path)
+
+
+def _ramped(entries: list[KataMeta | KataMetaError]) -> list[KataMeta | KataMetaError]:
+    """Each day's katas basic first, then intermediate, then advanced; stable otherwise."""
+    days: dict[str, int] = {}
+    for entry in entries:
+        folder = entry.dir if isinstance(entry, KataMeta) else entry.path.parent
+        days.setdefault(folder.parent.name, len(days))
+
+    def key(entry: KataMeta | KataMetaError) -> tuple[int, int]:
+        folder = entry.dir if isinstance(entry, KataMeta) else entry.path.parent
+        return days[folder.parent.name], entry.level_rank if isinstance(entry, KataMeta) else 1
+
+    return sorted(entries, key=key)
 
 
 def solution_file(meta: KataMeta, name: str) -> Path:

@@ -30,8 +30,15 @@ _DAY_DIR = re.compile(r"day(\d+)")
 _KATA_DIR = re.compile(r"(\d+)_([a-z0-9_]+)")
 _FIELDS = (
     "schema", "title", "concept", "codes", "files", "accelerator", "hints", "interview", "timeout",
-    "solution_may_change",
+    "solution_may_change", "level", "kind",
 )  # fmt: skip
+# The outline's practice levels, in the order a day ramps through them: basic (define it and
+# write a minimal version), intermediate (run it and read what it does), advanced (break it and
+# interpret what goes wrong, or two faults at once).
+LEVELS = ("basic", "intermediate", "advanced")
+# fix: the shipped files hold a fault to find and fix; build: the learner writes a missing piece
+# from scratch (the shipped version raises NotImplementedError) and the tests compare it with torch.
+KINDS = ("fix", "build")
 _INTERVIEW_FIELDS = ("question", "answer")
 
 
@@ -71,6 +78,14 @@ class KataMeta:
     # Constants (by variable or keyword name) the solution may change beyond the fault;
     # "*" for any. kata validate flags every other change of a numeric constant.
     solution_may_change: tuple[str, ...] = ()
+    # One of LEVELS; None where kata.toml does not say (the course contract requires it).
+    level: str | None = None
+    kind: str = "fix"  # one of KINDS
+
+    @property
+    def level_rank(self) -> int:
+        """Where the kata sits in its day's ramp: 0 basic, 1 intermediate (or unset), 2 advanced."""
+        return LEVELS.index(self.level) if self.level in LEVELS else 1
 
     @property
     def name(self) -> str:
@@ -147,6 +162,8 @@ def _validate(meta_path: Path, kata_dir: Path, data: dict[str, Any]) -> KataMeta
         dir=kata_dir,
         timeout=_timeout(meta_path, data),
         solution_may_change=_may_change(meta_path, data),
+        level=_choice(meta_path, data, "level", LEVELS, default=None),
+        kind=_kind(meta_path, data),
     )
 
 
@@ -211,6 +228,35 @@ def _timeout(meta_path: Path, data: dict[str, Any]) -> float:
             f"expected more than 0 and at most {_MAX_TIMEOUT:.0f} seconds, got {value!r}.",
         )
     return float(value)
+
+
+def _choice(
+    meta_path: Path,
+    data: dict[str, Any],
+    key: str,
+    choices: tuple[str, ...],
+    *,
+    default: str | None,
+) -> str | None:
+    value = data.get(key, default)
+    if value is None or value in choices:
+        return value
+    listed = ", ".join(repr(c) for c in choices)
+    hint = _did_you_mean(value, choices) if isinstance(value, str) else ""
+    raise KataMetaError(meta_path, key, f"expected one of {listed}, got {value!r}.{hint}")
+
+
+def _kind(meta_path: Path, data: dict[str, Any]) -> str:
+    kind = _choice(meta_path, data, "kind", KINDS, default="fix")
+    assert kind is not None
+    if kind == "build" and data.get("codes"):
+        raise KataMetaError(
+            meta_path,
+            "codes",
+            f'a build kata (kind = "build") has nothing broken for diagnostics to find: its '
+            f"shipped files are not written yet. Write 'codes = []', not {data['codes']!r}.",
+        )
+    return kind
 
 
 def _table(meta_path: Path, data: dict[str, Any], key: str) -> dict[str, Any]:

@@ -7,6 +7,8 @@
     kata solution KATA        the reference solution, as a diff against your file
     kata reset KATA           restore the kata as shipped (your version is backed up)
     kata drill                interview rounds: spot the fault in a broken loop
+    kata lab DAY              the break-it lab: break a working loop, predict the finding
+    kata mystery              a loop with one hidden fault: fix it blind
     kata new DAY SLUG         scaffold a kata (instructors)
     kata break FILE --fault   make a broken script from a correct one (instructors)
     kata validate             check every kata: metadata, broken and solved runs (instructors)
@@ -63,7 +65,7 @@ Handler = Callable[[argparse.Namespace, Console, Console], int]
 
 
 def _parser() -> argparse.ArgumentParser:
-    from . import _cli_author, _cli_grade, _cli_learn, _drill, _watch
+    from . import _cli_author, _cli_grade, _cli_learn, _drill, _lab, _mystery, _watch
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -207,6 +209,39 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="verify every round under the diagnostics and show the pool per day; no drill",
     )
+
+    p = command(
+        "lab",
+        _lab.run_lab,
+        "The break-it lab: break a working loop on purpose and predict the finding.",
+        "kata lab DAY copies a working training loop to lab/dayNN/train.py and lists the",
+        "day's challenges. Break your copy, then kata lab check DAY --expect CODE runs it under",
+        "the diagnostics and says whether your prediction and a challenge were met; completed",
+        "challenges are kept in .kata/lab.json.",
+        "example: kata lab 11    then    kata lab check 11 --expect scheduler-per-batch",
+    )
+    p.add_argument(
+        "words", nargs="*", metavar="[check] DAY", help="the day; 'check DAY' runs your copy"
+    )
+    p.add_argument("--expect", metavar="CODE", help="with check: the finding you predict")
+    p.add_argument(
+        "--reset", action="store_true", help="restore the working loop (your copy is backed up)"
+    )
+
+    p = command(
+        "mystery",
+        _mystery.run_mystery,
+        "Mystery rounds: a clean loop with one hidden, verified fault, fixed blind.",
+        "kata mystery draws a solution of the course with one fault that the diagnostics really",
+        "report on it, into mystery/train.py. kata mystery check runs your fix without showing",
+        "the diagnosis and reveals the fault once it runs clean; kata mystery reveal gives up.",
+        "Rounds are kept in .kata/mystery.json.",
+        "example: kata mystery --day 12",
+    )
+    p.add_argument("action", nargs="?", metavar="check|reveal", help="default: draw a mystery")
+    p.add_argument("--day", metavar="N", help="draw from day N's katas only")
+    p.add_argument("--seed", type=int, default=None, metavar="N", help="draw the same again")
+    p.add_argument("--new", action="store_true", help="draw another while one is in progress")
 
     p = command(
         "new",
