@@ -14,8 +14,8 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -550,63 +550,52 @@ def test_ctrl_c_stops_watch_with_one_line_and_no_traceback(course):
     ).read_text()
 
 
-def test_watch_reruns_on_save_and_moves_on_when_the_kata_passes(kata, course):
+def _watch_until_fixed(course: Path, fix: Callable[[], None]) -> tuple[int, str, str]:
+    """Run ``kata watch GROW`` in its own process (a test worker's state never reaches it):
+    ``fix`` runs once its first verdict is out; returns (exit code, stdout, stderr)."""
+    proc = subprocess.Popen(
+        _command("watch", GROW, "--root", str(course)), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, env=_env(), cwd=PROJECT,
+    )  # fmt: skip
+    try:
+        seen = []
+        assert proc.stdout is not None
+        for line in proc.stdout:  # the first verdict, then the watch waits for a save
+            seen.append(line)
+            if "still failing" in line or "could not be collected" in line:
+                break
+        time.sleep(0.3)
+        fix()
+        rest, err = proc.communicate(timeout=240)
+    finally:
+        proc.kill()
+    return proc.returncode, "".join(seen) + rest, err
+
+
+def test_watch_reruns_on_save_and_moves_on_when_the_kata_passes(course):
     _mark(course, FIT, SYNTAX)
     learner = course / "katas" / GROW / "train.py"
     solution = (course / "solutions" / GROW / "train.py").read_text()
-
-    def fix_after_the_first_verdict() -> None:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            if _progress_of(course).status(GROW) == "failing":
-                time.sleep(0.3)  # let the watch start waiting for saves
-                learner.write_text(solution)
-                return
-            time.sleep(0.1)
-
-    def stop_if_stuck() -> None:
-        os.kill(os.getpid(), signal.SIGINT)  # becomes KeyboardInterrupt: exit code 130
-
-    fixer = threading.Thread(target=fix_after_the_first_verdict, daemon=True)
-    guard = threading.Timer(300, stop_if_stuck)
-    fixer.start()
-    guard.start()
-    try:
-        code, out, _ = kata("watch", GROW)
-    finally:
-        guard.cancel()
-    assert code == 0
+    code, out, err = _watch_until_fixed(course, lambda: learner.write_text(solution))
+    assert code == 0, err
     assert f"✘ {GROW} still failing" in out
     assert f"✔ {GROW} solved" in out and "after your save" in out
     assert "Every kata is solved" in out
     assert _progress_of(course).status(GROW) == "solved"
 
 
-def test_watch_goes_on_watching_after_a_collection_error(kata, course):
+def test_watch_goes_on_watching_after_a_collection_error(course):
     _mark(course, FIT, SYNTAX)
     broken = course / "katas" / GROW / "test_mine.py"
     broken.write_text("def test_mine(:\n")
     learner = course / "katas" / GROW / "train.py"
     solution = (course / "solutions" / GROW / "train.py").read_text()
 
-    def repair_after_the_first_verdict() -> None:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            if _progress_of(course).status(GROW) == "failing":
-                time.sleep(0.3)
-                broken.unlink()
-                learner.write_text(solution)
-                return
-            time.sleep(0.1)
+    def repair() -> None:
+        broken.unlink()
+        learner.write_text(solution)
 
-    fixer = threading.Thread(target=repair_after_the_first_verdict, daemon=True)
-    guard = threading.Timer(300, lambda: os.kill(os.getpid(), signal.SIGINT))
-    fixer.start()
-    guard.start()
-    try:
-        code, out, err = kata("watch", GROW)
-    finally:
-        guard.cancel()
+    code, out, err = _watch_until_fixed(course, repair)
     assert code == 0, err
     assert "test_mine.py could not be collected: SyntaxError" in out
     assert f"✔ {GROW} solved" in out
