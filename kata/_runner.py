@@ -157,6 +157,7 @@ class Runner:
     def __init__(self, *, echo: Callable[[str], None] | None = None) -> None:
         self.echo = echo or _write_stdout
         self.can_fork = hasattr(os, "fork")
+        self._fork_probed = False
         # Torch imported before we got here may have started OpenMP's pool: see module doc.
         self._single_thread = "torch" in sys.modules
 
@@ -202,6 +203,9 @@ class Runner:
             grace += 0.0 if self.can_fork else COLD_START_SECONDS
             deadline = None if timeout is None else time.monotonic() + timeout + grace
             started = time.perf_counter()
+            if self.can_fork and not self._fork_probed:
+                self.can_fork = _autograd_survives_fork()
+                self._fork_probed = True
             run = self._fork if self.can_fork else self._subprocess
             code, killed = run(full, dump, deadline, cwd)
             seconds = time.perf_counter() - started
@@ -473,3 +477,39 @@ def _read_report(path: Path) -> dict[str, dict[str, Any]]:
 def _write_stdout(text: str) -> None:
     sys.stdout.write(text)
     sys.stdout.flush()
+
+
+def _autograd_survives_fork(limit: float = 20.0) -> bool:
+    """Can a forked child of this process run ``backward()``?
+
+    Not once this process has started autograd's worker threads (a compiled model's backward,
+    a device's queue): torch then refuses every backward in a forked child ("Unable to handle
+    autograd's threading in combination with fork-based multiprocessing"), so each run must be
+    a fresh subprocess instead. The ``kata`` command never trains before it forks; a process
+    that did (a test suite, a notebook) is probed once, with a tiny backward in a child.
+    """
+    if "torch" not in sys.modules:
+        return True
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        code = 1
+        try:
+            import torch
+
+            torch.ones(1, requires_grad=True).sum().backward()
+            code = 0
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status) == 0
+        time.sleep(0.01)
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    return False
+

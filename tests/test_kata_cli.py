@@ -726,3 +726,19 @@ def test_pytest_in_a_narrow_terminal_draws_panels_its_width(course):
     out = _in_a_terminal(argv, env, columns=64)
     panels = [line for line in out.splitlines() if line.startswith(("╭", "│", "╰"))]
     assert panels and max(len(line.rstrip()) for line in panels) == 64, out[-2000:]
+
+
+def test_a_process_whose_autograd_threads_started_still_gets_the_right_verdict(course):
+    # A compiled model's backward starts autograd's worker threads, after which torch refuses
+    # backward() in a forked child: the runner notices and runs each kata in a subprocess.
+    import torch
+    from torch import nn
+
+    compiled = torch.compile(nn.Linear(2, 1), backend="aot_eager")
+    compiled(torch.randn(3, 2)).sum().backward()
+    runner = Runner(echo=lambda _text: None)
+    kata_dir = course / "katas" / GROW
+    result = runner.run(pytest_args([kata_dir], root=course, record_progress=False), report=True)
+    assert not runner.can_fork
+    assert result.exit_code == 1
+    assert result.katas[GROW]["codes"] == ["grad-accumulation"]
