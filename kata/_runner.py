@@ -512,4 +512,3 @@ def _autograd_survives_fork(limit: float = 20.0) -> bool:
         os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
     return False
-
