@@ -53,16 +53,25 @@ def run_cli(tmp_path: Path, body: str, *args: str, torchrun: bool = False, env=N
         ]
     else:
         cmd = [sys.executable, "-m", "diagnostics"]
-    proc = subprocess.run(
-        [*cmd, "--json", str(out), str(script), *args],
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        cwd=tmp_path,
-        env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT), **(env or {})},
-    )
+    for _attempt in range(2):
+        proc = subprocess.run(
+            [*cmd, "--json", str(out), str(script), *args],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            cwd=tmp_path,
+            env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT), **(env or {})},
+        )
+        # gloo sometimes aborts a rank while its threads wind down at exit ("terminate called
+        # without an active exception", exit -6), with or without a watch: run such a launch
+        # once more rather than judge the diagnostics by torch's teardown.
+        if not (torchrun and _GLOO_TEARDOWN_ABORT in proc.stderr):
+            break
     data = json.loads(out.read_text()) if out.exists() else None
     return proc, data
+
+
+_GLOO_TEARDOWN_ABORT = "terminate called without an active exception"
 
 
 # -- the merge ----------------------------------------------------------------------------
