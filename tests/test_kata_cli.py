@@ -730,17 +730,40 @@ def test_pytest_in_a_narrow_terminal_draws_panels_its_width(course):
     assert panels and max(len(line.rstrip()) for line in panels) == 64, out[-2000:]
 
 
-def test_a_process_whose_autograd_threads_started_still_gets_the_right_verdict(course):
-    # A compiled model's backward starts autograd's worker threads, after which torch refuses
-    # backward() in a forked child: the runner notices and runs each kata in a subprocess.
-    import torch
-    from torch import nn
+_AFTER_A_COMPILED_BACKWARD = """
+import json, multiprocessing, sys
+import torch
+from torch import nn
+from kata._runner import Runner, pytest_args
 
-    compiled = torch.compile(nn.Linear(2, 1), backend="aot_eager")
-    compiled(torch.randn(3, 2)).sum().backward()
-    runner = Runner(echo=lambda _text: None)
-    kata_dir = course / "katas" / GROW
-    result = runner.run(pytest_args([kata_dir], root=course, record_progress=False), report=True)
-    assert not runner.can_fork
-    assert result.exit_code == 1
-    assert result.katas[GROW]["codes"] == ["grad-accumulation"]
+# The process's first backward is a compiled one: that is what starts autograd's worker threads.
+compiled = torch.compile(nn.Linear(2, 1), backend="aot_eager")
+compiled(torch.randn(3, 2)).sum().backward()
+
+def _backward():
+    torch.ones(1, requires_grad=True).sum().backward()
+
+child = multiprocessing.get_context("fork").Process(target=_backward)
+child.start()
+child.join()
+runner = Runner(echo=lambda _text: None)
+course, kata = sys.argv[1], sys.argv[2]
+result = runner.run(pytest_args([kata], root=course, record_progress=False), report=True)
+print(json.dumps({"fork_backward_works": child.exitcode == 0, "can_fork": runner.can_fork,
+                  "exit_code": result.exit_code, "katas": result.katas}))
+"""
+
+
+def test_a_process_whose_autograd_threads_started_still_gets_the_right_verdict(course):
+    # After a compiled backward torch may refuse backward() in a forked child; the runner must
+    # notice and run each kata in a subprocess. A fresh process, so no earlier test's backward
+    # decides whether the threads start.
+    done = subprocess.run(
+        [sys.executable, "-c", _AFTER_A_COMPILED_BACKWARD, str(course), str(course / "katas" / GROW)],
+        capture_output=True, text=True, timeout=300, cwd=course,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["can_fork"] == seen["fork_backward_works"]
+    assert seen["exit_code"] == 1
+    assert seen["katas"][GROW]["codes"] == ["grad-accumulation"]
