@@ -14,3 +14,11 @@ pytest_plugins = ["pytester"] + [
 
 def pytest_addoption(parser):
     parser.addoption("--update-golden", action="store_true", help="rewrite golden output files")
+    parser.addoption(
+        "--course-seeds",
+        type=int,
+        default=1,
+        metavar="N",
+        help="check every kata's contract and wrong fixes with seeds 0..N-1 (default 1; CI and "
+        "'kata validate' use 3)",
+    )

@@ -1,12 +1,14 @@
 """The whole drill pool of the course, every day, run under the diagnostics (the answer key).
 
 Every round a drill can draw must report exactly its expected codes when its code runs, and
-every correct loop must run silent. This runs each of the course's code rounds once (about
-a minute on an idle machine).
+every correct loop must run silent. This runs each of the course's code rounds once per test
+session (about a minute on an idle machine): the first xdist worker to need the verdicts computes
+them under a file lock and leaves them for the others.
 """
 
 from __future__ import annotations
 
+import os
 import random
 from collections import Counter
 from pathlib import Path
@@ -15,6 +17,7 @@ import pytest
 
 from kata._answer_key import AnswerKey
 from kata._answers import NOTHING
+from kata._atomic import locked
 from kata._meta import discover
 from kata._rounds import Pool, build_pool, diagnose, draw
 
@@ -23,9 +26,19 @@ METAS = discover(PROJECT)
 DAYS = sorted({m.day for m in METAS})
 
 
-@pytest.fixture(scope="module")
-def key() -> AnswerKey:
-    return AnswerKey(None)  # in memory: the verdicts of this run only
+@pytest.fixture(scope="session")
+def key(tmp_path_factory: pytest.TempPathFactory) -> AnswerKey:
+    """The verdicts of every round of the course, run once per test session."""
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        return AnswerKey(None)  # in memory: the verdicts of this run only
+    folder = tmp_path_factory.getbasetemp().parent / "drill-pool"  # the session's, own lock
+    folder.mkdir(exist_ok=True)
+    with locked(folder / "key.json"):
+        key = AnswerKey.load(folder / "key.json")
+        for round_ in build_pool(METAS, days=DAYS).code_rounds():
+            key.verdict(round_)
+        key.save()
+    return key
 
 
 @pytest.fixture(scope="module", params=[*DAYS, 0], ids=[*(f"day{d}" for d in DAYS), "all-days"])

@@ -758,10 +758,9 @@ def test_a_process_whose_autograd_threads_started_still_gets_the_right_verdict(c
     # After a compiled backward torch may refuse backward() in a forked child; the runner must
     # notice and run each kata in a subprocess. A fresh process, so no earlier test's backward
     # decides whether the threads start.
-    done = subprocess.run(
-        [sys.executable, "-c", _AFTER_A_COMPILED_BACKWARD, str(course), str(course / "katas" / GROW)],
-        capture_output=True, text=True, timeout=300, cwd=course,
-    )  # fmt: skip
+    kata_dir = course / "katas" / GROW
+    argv = [sys.executable, "-c", _AFTER_A_COMPILED_BACKWARD, str(course), str(kata_dir)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=course)
     assert done.returncode == 0, done.stderr[-3000:]
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen["can_fork"] == seen["fork_backward_works"]

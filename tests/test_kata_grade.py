@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
 import os
 import re
@@ -193,16 +195,32 @@ def test_grade_without_the_courses_record_of_its_tests_refuses_in_one_line(kata,
 
 
 # -- kata summary ---------------------------------------------------------------------------------
-def _reports(kata, course: Path) -> list[str]:
-    _grade(kata, course, learner="alice")
-    (course / "katas" / GROW / "test_kata.py").write_text("def test_ok():\n    assert True\n")
-    _grade(kata, course, learner="bob")
-    return [str(course.parent / "alice.json"), str(course.parent / "bob.json")]
+@pytest.fixture(scope="module")
+def class_reports(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """Two learners' grade reports, graded once for the module: alice as the course ships,
+    bob with the broken kata's test file replaced (tampered)."""
+    course = tmp_path_factory.mktemp("class") / "course"
+    shutil.copytree(DATA, course, ignore=shutil.ignore_patterns("conftest.py", "__pycache__"))
+    paths = []
+    for learner in ("alice", "bob"):
+        if learner == "bob":
+            (course / "katas" / GROW / "test_kata.py").write_text(
+                "def test_ok():\n    assert True\n"
+            )
+        path = course.parent / f"{learner}.json"
+        err = io.StringIO()
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+            main(["grade", "--learner", learner, "--report", str(path), "--root", str(course)])
+        assert "Traceback" not in err.getvalue(), err.getvalue()
+        paths.append(str(path))
+    return paths
 
 
-def test_summary_shows_a_grid_solve_rates_and_common_findings(kata, course, tmp_path, monkeypatch):
+def test_summary_shows_a_grid_solve_rates_and_common_findings(
+    kata, class_reports, tmp_path, monkeypatch
+):
     monkeypatch.setenv("NO_COLOR", "1")
-    reports = _reports(kata, course)
+    reports = class_reports
     code, out, err = kata("summary", *reports, "--csv", str(tmp_path / "c.csv"),
                           "--json", str(tmp_path / "s.json"))  # fmt: skip
     assert code == 0, err
@@ -222,8 +240,8 @@ def test_summary_shows_a_grid_solve_rates_and_common_findings(kata, course, tmp_
     assert summary["common_codes"] == [{"code": "grad-accumulation", "failing_attempts": 1}]
 
 
-def test_summary_splits_a_wide_class_to_fit_the_terminal(kata, course, tmp_path, capsys):
-    (report,) = _reports(kata, course)[:1]
+def test_summary_splits_a_wide_class_to_fit_the_terminal(kata, class_reports, tmp_path):
+    report = class_reports[0]
     data = json.loads(Path(report).read_text())
     paths = []
     for n in range(12):
@@ -247,9 +265,9 @@ def test_summary_of_a_file_that_is_not_a_grade_report_is_one_line(kata, tmp_path
 
 
 def test_summary_warns_of_two_reports_of_one_learner_and_of_different_revisions(
-    kata, course, tmp_path
+    kata, class_reports, tmp_path
 ):
-    (report,) = _reports(kata, course)[:1]
+    report = class_reports[0]
     data = json.loads(Path(report).read_text())
     again = tmp_path / "again.json"
     data["course"]["revision"] = "sha256:" + "0" * 64

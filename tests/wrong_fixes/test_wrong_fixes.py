@@ -3,9 +3,9 @@
 For each kata, the fixes catalogued in tests/wrong_fixes/dayNN/NN_slug.toml are applied to the
 kata as shipped, and the kata's own tests run on each version with the diagnosis gate off
 (``--kata-no-gate``): a wrong fix must fail one of them, with an assertion (not a crash of the
-edit itself), for every seed 0, 1, 2; a right fix and the reference solution must pass them all
-with seed 0. Every version is a temporary copy of the kata; one driver process per test worker
-runs them (tests/wrong_fixes/_driver.py).
+edit itself), for every seed 0..N-1 (``--course-seeds N``: 1 by default, 3 in CI); a right
+fix and the reference solution must pass them all with seed 0. Every version is a temporary
+copy of the kata; one driver process per test worker runs them (tests/wrong_fixes/_driver.py).
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from tests.wrong_fixes._catalogue import MIN_WRONG, Fix, fix_files, kata_dir_of,
 
 REPO = Path(__file__).resolve().parents[2]
 DRIVER = Path(__file__).resolve().parent / "_driver.py"
-WRONG_SEEDS = (0, 1, 2)  # a wrong fix must fail whatever the seed
 # A right fix and the solution pass with seed 0, the learner's default: tests/test_katas.py
 # runs the solution with every seed already, and the time budget of this module is ~90 s.
 RIGHT_SEEDS = (0,)
@@ -192,7 +191,10 @@ def _judge(
 
 
 @pytest.mark.parametrize("path", FIX_FILES)
-def test_wrong_fixes_fail_the_kata_tests_and_right_fixes_pass(path, tmp_path, driver):
+def test_wrong_fixes_fail_the_kata_tests_and_right_fixes_pass(path, tmp_path, driver, pytestconfig):
+    wrong_seeds = tuple(
+        range(max(1, pytestconfig.getoption("--course-seeds")))
+    )  # whatever the seed
     meta, fixes = load(path, REPO)
     versions = {"solution": _version(tmp_path, meta, "solution", _files(meta, "solution"))}
     for fix in fixes:
@@ -206,16 +208,16 @@ def test_wrong_fixes_fail_the_kata_tests_and_right_fixes_pass(path, tmp_path, dr
             "variants": {
                 name: str(folder)
                 for name, folder in versions.items()
-                if seed in (WRONG_SEEDS if name in wrong else RIGHT_SEEDS)
+                if seed in (wrong_seeds if name in wrong else RIGHT_SEEDS)
             },
             "stop_early": wrong,
         }
-        for seed in sorted({*WRONG_SEEDS, *RIGHT_SEEDS})
+        for seed in sorted({*wrong_seeds, *RIGHT_SEEDS})
     ]
     records = driver.run(tmp_path, plan)
     test_count = len({r["test"] for r in records if r["variant"] == "solution"})
     problems = _judge(None, "solution", records, RIGHT_SEEDS, test_count)
     for fix in fixes:
-        seeds = WRONG_SEEDS if fix.kind == "wrong" else RIGHT_SEEDS
+        seeds = wrong_seeds if fix.kind == "wrong" else RIGHT_SEEDS
         problems += _judge(fix, fix.slug, records, seeds, test_count)
     assert not problems, f"{meta.id} ({path.relative_to(REPO)}):\n  - " + "\n  - ".join(problems)
