@@ -4,9 +4,10 @@
 operator whose finding the diagnostics really report on that script (verified by running it,
 through the drill's answer key), and writes the broken script to ``mystery/train.py``; which
 kata and which fault stay hidden. ``kata mystery check`` runs the learner's version under the
-diagnostics without showing the diagnosis: it says "still broken" until the script runs clean,
-then reveals the fault. ``kata mystery reveal`` gives up and shows it. Every round is recorded in
-``.kata/mystery.json``.
+diagnostics without showing the diagnosis, then the tests of the kata the round was drawn from:
+it says "still broken" until the script runs clean and passes those tests (a script that no
+longer trains runs clean too), then reveals the fault. ``kata mystery reveal`` gives up and
+shows it. Every round is recorded in ``.kata/mystery.json``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import difflib
 import hashlib
 import json
 import random
+import shutil
+import tempfile
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,6 +28,7 @@ from rich.console import Console
 
 from ._atomic import locked, write_atomic
 from ._course import CommandError, Course
+from ._meta import KataMeta
 
 __all__ = ["MYSTERY_DIR", "run_mystery"]
 
@@ -87,6 +91,7 @@ def _new(course: Course, args: argparse.Namespace, out: Console) -> int:
         "kata": chosen.meta.id,
         "source": chosen.source,
         "code": chosen.code,
+        "file": chosen.file,
         "fixed": chosen.fixed,
         "broken": chosen.broken,
         "started": _now(),
@@ -129,7 +134,45 @@ def _check(course: Course, current: dict[str, Any], out: Console) -> int:
             markup=False,
         )
         return 1
+    out.print(f"Running the tests of the kata it was drawn from on your {target.name}...")
+    failing = _failing_kata_tests(meta, current.get("file", "train.py"), source)
+    if failing:
+        out.print(
+            f"Still broken: the diagnostics see nothing now, but the kata's own tests fail "
+            f"({failing}): the loop must still learn what it learned before the fault. Keep "
+            "looking, or 'kata mystery reveal'.",
+            markup=False,
+        )
+        return 1
     return _finish(course, _read(course)["current"], out, outcome="solved")
+
+
+def _failing_kata_tests(meta: KataMeta, file: str, source: str) -> str:
+    """Run ``meta``'s own tests on its solution with ``file`` replaced by ``source``.
+
+    Returns what failed, in a few words ("" when every test passed). The diagnosis gate is
+    off: the diagnostics were just judged, blind; here the tests judge what the loop learns.
+    """
+    from ._runner import Runner, pytest_args
+
+    with tempfile.TemporaryDirectory(prefix="kata-mystery-") as tmp:
+        folder = Path(tmp) / "katas" / meta.day_name / meta.name
+        shutil.copytree(meta.dir, folder, ignore=shutil.ignore_patterns("__pycache__", ".*"))
+        for name in meta.files:
+            shutil.copy2(meta.solution_dir / name, folder / name)
+        (folder / file).write_text(source, encoding="utf-8")
+        args = pytest_args([folder], root=Path(tmp), record_progress=False, timeout=meta.timeout)
+        args += ["--kata-no-gate", "--kata-authoring", "--tb=no"]
+        result = Runner(echo=lambda _text: None).run(args, report=True)
+    entry = result.katas.get(meta.id, {})
+    if result.exit_code == 0 and entry.get("status") == "solved":
+        return ""
+    if result.timed_out is not None:
+        return f"it ran past the kata's {result.timed_out:g} s budget"
+    failed = [t for t, outcome in entry.get("tests", {}).items() if outcome != "passed"]
+    return (
+        ", ".join(failed[:3]) if failed else f"the test run ended with exit code {result.exit_code}"
+    )
 
 
 def _finish(course: Course, current: dict[str, Any], out: Console, *, outcome: str) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -65,6 +66,22 @@ def test_a_mystery_is_a_solution_with_one_verified_fault_checked_blind(kata, cou
     state = _state(course)
     assert state["current"] is None
     assert state["rounds"][-1]["outcome"] == "solved" and state["rounds"][-1]["checks"] == 2
+
+
+def test_a_script_that_runs_clean_but_no_longer_learns_is_not_solved(kata, course):
+    # Silencing the diagnostics is not a fix: the tests of the kata the round was drawn from
+    # must pass too. A rate 10 000 times too small trains without a finding, and learns nothing.
+    kata("mystery", "--day", "12", "--seed", "3")
+    current = _state(course)["current"]
+    untrained, count = re.subn(
+        r"\blr=([0-9.e-]+)", lambda m: f"lr={float(m[1]) * 1e-4:g}", current["fixed"]
+    )
+    assert count, "the drawn solution sets no lr=...: pick another --seed for this test"
+    (course / "mystery" / "train.py").write_text(untrained)
+    code, out, _ = kata("mystery", "check")
+    assert code == 1 and "Still broken" in out and "kata's own tests fail" in out, out
+    assert current["code"] not in out  # still blind
+    assert _state(course)["current"] is not None  # the round goes on
 
 
 def test_reveal_gives_up_shows_the_fault_and_records_it(kata, course):
