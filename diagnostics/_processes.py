@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ._findings import Finding, Report
+from .files import write_atomically
 
 ENV_DIR = "DIAGNOSTICS_PROCESS_DIR"
 ENV_TIMEOUT = "DIAGNOSTICS_RANK_TIMEOUT"
@@ -120,10 +121,9 @@ class FindingsFile:
         }
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".", suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump(data, out)
-            os.replace(tmp, self.path)
+            # Rewritten at each new finding while the process runs: a crash of the process,
+            # not of the machine, is what the file must survive.
+            write_atomically(self.path, json.dumps(data), durable=False)
         except (OSError, TypeError, ValueError):  # never break the user's run over a report
             self.failed = True
 

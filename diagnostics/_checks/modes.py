@@ -47,7 +47,7 @@ from torch.nn.modules.dropout import _DropoutNd
 from torch.nn.utils.parametrize import ParametrizationList
 
 from .._findings import Location
-from .._location import _display, is_user_file
+from .._location import display_path, is_user_frame
 from ._base import Check
 
 _FIX_TRAIN_IN_EVAL = (
@@ -84,7 +84,6 @@ _CONSEQUENCE_CUSTOM = (
 )
 
 _HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the diagnostics package
-_USER_FILE: dict[str, bool] = {}  # filename -> is_user_file(filename), the frame walk's cache
 
 Site = tuple[str, int, str]  # (filename, line, function), turned into a Location when reported
 # A dropout or BatchNorm call in training mode: its module, and how a functional call was made
@@ -93,27 +92,23 @@ Layer = tuple[nn.Module, "str | None"]
 
 
 def _user_frames(skip: int, limit: int) -> tuple[Site, ...]:
-    """The innermost ``limit`` user frames, cheaply (is_user_file cached per file name)."""
+    """The innermost ``limit`` user frames, as sites (cheap to keep: no frame held)."""
     out: list[Site] = []
     frame: Any = sys._getframe(skip)
     while frame is not None and len(out) < limit:
-        code = frame.f_code
-        name = code.co_filename
-        user = _USER_FILE.get(name)
-        if user is None:
-            user = _USER_FILE[name] = is_user_file(name)
-        if user:
-            out.append((name, frame.f_lineno, code.co_name))
+        if is_user_frame(frame):
+            code = frame.f_code
+            out.append((code.co_filename, frame.f_lineno, code.co_name))
         frame = frame.f_back
     return tuple(out)
 
 
 def _location(site: Site | None) -> Location | None:
-    return Location(_display(site[0]), site[1], site[2]) if site else None
+    return Location(display_path(site[0]), site[1], site[2]) if site else None
 
 
 def _chain(frames: tuple[Site, ...]) -> str:
-    return " <- ".join(f"{fn}() at {_display(file)}:{line}" for file, line, fn in frames)
+    return " <- ".join(f"{fn}() at {display_path(file)}:{line}" for file, line, fn in frames)
 
 
 class _Record:
