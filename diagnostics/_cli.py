@@ -258,7 +258,7 @@ def _run(
     saved_argv, saved_path0 = sys.argv[:], sys.path[0] if sys.path else None
     sys.argv = [str(script), *args]
     sys.path.insert(0, str(script.resolve().parent))
-    from ._engine import watch  # torch is imported only when a script is run
+    from ._watch import watch  # torch is imported only when a script is run
 
     status, crash, interrupted = 0, None, False
     w = watch(allow=allow)

@@ -203,6 +203,8 @@ class GradientChecks(Check):
     """grad-accumulation, grads-cleared-before-step, params-not-updating, no-grad-training,
     non-finite-loss."""
 
+    family = "gradients"
+
     def __init__(self, watch: Any) -> None:
         super().__init__(watch)
         self._tracker = ParamTracker(on_error=self._hook_failed)
@@ -231,7 +233,7 @@ class GradientChecks(Check):
         self._tracker.close()
 
     def _hook_failed(self, where: str, exc: Exception) -> None:
-        self.watch._internal_error(self, where, exc)
+        self.failed(where, exc)
 
     # -- events -------------------------------------------------------------------------------
     def on_module_forward(self, module: Any, args: Any, output: Any) -> None:

@@ -80,6 +80,7 @@ _FIX_NLL = (
     "to CrossEntropyLoss, which applies log_softmax itself)."
 )
 
+
 def _call_site() -> tuple[str, int] | None:
     """(file, line) of the innermost user frame: the key that sampling is counted by."""
     frame: Any = sys._getframe(2)
@@ -111,6 +112,8 @@ def _shape(shape: tuple[int, ...]) -> str:
 
 class LossChecks(Check):
     """Loss inputs that are silently wrong: broadcast shapes, probabilities instead of logits."""
+
+    family = "losses"
 
     def __init__(self, watch: Any) -> None:
         super().__init__(watch)

@@ -147,6 +147,8 @@ class _Record:
 class ModeChecks(Check):
     """Dropout and BatchNorm modes that do not match what the forward is used for."""
 
+    family = "modes"
+
     def __init__(self, watch: Any) -> None:
         super().__init__(watch)
         self._stack = self.watch.module_stack  # the modules whose forward runs, root first

@@ -50,6 +50,8 @@ _USE_FLAG = (
 class OptimizerChecks(Check):
     """adam-weight-decay."""
 
+    family = "optimizers"
+
     def __init__(self, watch: Any) -> None:
         super().__init__(watch)
         self._seen: dict[int, weakref.ref[Any]] = {}

@@ -73,6 +73,8 @@ _Rule = Callable[[re.Match, Crash], "_Explanation | None"]
 class ShapeChecks(Check):
     """Explain shape errors: the shapes, the module path and the likely cause."""
 
+    family = "shapes"
+
     def on_exception(self, exc: BaseException) -> None:
         for err in exception_chain(exc):
             explanation, crash = _explain(err)
