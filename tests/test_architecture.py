@@ -265,7 +265,8 @@ def test_the_findings_doc_files_each_code_under_the_module_that_emits_it():
             named = re.findall(r"`([^`]+)`", line)
             # "`diagnostics/_checks/devices.py`, `shapes.py`": a bare name is a sibling
             paths = [
-                p if "/" in p else str(Path(named[0]).parent / p) for p in named if named
+                p if p.startswith("diagnostics/") else f"{Path(named[0]).parent.as_posix()}/{p}"
+                for p in named
             ]
         for code in re.findall(r"^\*\*`([a-z-]+)`\*\*", line):
             documented[code] = paths
