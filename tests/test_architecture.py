@@ -287,3 +287,26 @@ def test_each_family_class_names_its_catalogue_family():
     assert {cls.family for cls in ALL_CHECKS} == families
     for cls in ALL_CHECKS:
         assert cls.__module__.split(".")[2] == cls.family, cls
+
+
+# -- the watch is driven through its public API ------------------------------------------------
+
+_WATCH_PRIVATES = {"_checks", "_broken", "_active", "_thread", "_families", "_internal_error"}
+
+
+def test_only_the_watch_touches_its_own_state_and_nobody_calls_its_dunders():
+    """The plugins, the CLI and the engine use start()/stop()/active/handlers(), not
+    ``w.__enter__()`` or ``w._checks``."""
+    found = []
+    for module, path in modules("diagnostics").items():
+        if module == "diagnostics._watch":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Attribute):
+                continue
+            owner = node.value.id if isinstance(node.value, ast.Name) else None
+            if node.attr in _WATCH_PRIVATES and owner not in ("self", "cls"):
+                found.append(f"{module} line {node.lineno}: .{node.attr}")
+            if node.attr in ("__enter__", "__exit__"):
+                found.append(f"{module} line {node.lineno}: .{node.attr}")
+    assert not found, "reach-ins into a watch:\n" + "\n".join(found)
