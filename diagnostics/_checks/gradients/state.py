@@ -43,7 +43,7 @@ class GradientState(Check):
 
     def __init__(self, watch: Any) -> None:
         super().__init__(watch)
-        self._tracker = ParamTracker(on_error=self._hook_failed)
+        self._tracker = ParamTracker(on_error=self.failed)  # a hook's own error
         self._forwards: collections.deque[tuple[Any, Any, Any, bool]] = collections.deque(
             maxlen=FORWARD_MEMORY
         )
@@ -67,9 +67,6 @@ class GradientState(Check):
 
     def close(self) -> None:
         self._tracker.close()
-
-    def _hook_failed(self, where: str, exc: Exception) -> None:
-        self.failed(where, exc)
 
     # -- events -------------------------------------------------------------------------------
     def on_module_forward(self, module: Any, args: Any, output: Any) -> None:

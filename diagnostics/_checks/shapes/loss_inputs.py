@@ -10,8 +10,6 @@ from .._crash import Crash, TensorRef
 from .rules import Explanation, in_module, operand_evidence, operands_text, rule, user_or
 
 _CLASS_LOSSES = ("cross_entropy", "nll_loss")
-
-
 _LOSS_EXPECTS = {
     "cross_entropy": "input (N, C) class scores and target (N,) class indices",
     "nll_loss": "input (N, C) log-probabilities and target (N,) class indices",
