@@ -8,7 +8,6 @@ import json
 import os
 import runpy
 import sys
-import tempfile
 import traceback
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -22,6 +21,7 @@ from ._catalogue import CATALOGUE, UnknownCodeError, check_codes
 from ._findings import Report
 from ._processes import ProcessLayer
 from ._render import render_report
+from .files import write_atomically
 
 USAGE_ERROR = 2
 EXIT_FAILED = 1
@@ -258,7 +258,7 @@ def _run(
     saved_argv, saved_path0 = sys.argv[:], sys.path[0] if sys.path else None
     sys.argv = [str(script), *args]
     sys.path.insert(0, str(script.resolve().parent))
-    from ._engine import watch  # torch is imported only when a script is run
+    from ._watch import watch  # torch is imported only when a script is run
 
     status, crash, interrupted = 0, None, False
     w = watch(allow=allow)
@@ -336,15 +336,7 @@ def _write_json(dest: Path | None, data: dict[str, Any]) -> str:
         sys.stdout.flush()
         return ""
     try:
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write(text)
-            os.replace(tmp, dest)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        write_atomically(dest, text)
     except OSError as exc:
         return f"could not write the JSON to {dest}: {exc.strerror or exc}."
     return ""

@@ -1,9 +1,10 @@
 """The hook engine: one set of global hooks and patches, shared by every active watch.
 
 The hooks are installed when the first watch starts and removed when the last one ends, so
-nothing is patched outside a watch. Each watch owns its own check instances and report;
-events fan out to the handlers of the active watches, prebuilt per event so that an event
-no check listens to costs one empty loop.
+nothing is patched outside a watch. The engine knows no family of checks: each watch (a
+:class:`Subscriber`, see diagnostics/_watch.py) hands it the handlers of its own checks per
+event, and the events fan out to them, prebuilt per event so that an event no check listens
+to costs one empty loop.
 """
 
 from __future__ import annotations
@@ -13,12 +14,10 @@ import dis
 import functools
 import sys
 import threading
-import traceback
 import types
 import warnings
-import weakref
-from collections.abc import Callable, Iterable
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -29,11 +28,7 @@ from torch.optim import lr_scheduler as _sched_mod
 from torch.optim import optimizer as _optim_mod
 from torch.utils.data import DataLoader as _DataLoader
 
-from ._catalogue import check_codes
-from ._checks import ALL_CHECKS, Check
-from ._checks._base import EVENTS, unreal
-from ._findings import Finding, Location, Report, as_pairs
-from ._location import user_location
+from ._checks._base import EVENTS, Check, unreal
 
 _LOSSES = (
     "cross_entropy",
@@ -65,6 +60,19 @@ _get_ident = threading.get_ident
 _NO_HANDLERS: dict[str, tuple[Callable[..., Any], ...]] = {e: () for e in EVENTS}
 
 
+class Subscriber(Protocol):
+    """What the engine needs of a watch: its thread, and the handlers of its live checks."""
+
+    @property
+    def thread(self) -> int:
+        """The thread whose events the watch sees (the one that started it)."""
+        ...
+
+    def handlers(self, event: str) -> tuple[Callable[..., Any], ...]:
+        """The bound ``on_*`` methods of the watch's checks that listen to ``event``."""
+        ...
+
+
 class _ThreadState(threading.local):
     """What one thread sees: the handlers of its own watches, and its re-entry depths.
 
@@ -85,7 +93,7 @@ class _Dispatcher:
     """Owns the global hooks; routes each event to the handlers of its thread's watches."""
 
     def __init__(self) -> None:
-        self.watches: list[Watch] = []
+        self.watches: list[Subscriber] = []
         self._tables: dict[int, dict[str, tuple[Callable[..., Any], ...]]] = {}
         self._local = _ThreadState()
         self._undo: list[Callable[[], None]] = []
@@ -98,27 +106,39 @@ class _Dispatcher:
         """The handlers the calling thread's events go to."""
         return self._local.table
 
+    def module_stack(self) -> list[nn.Module]:
+        """The modules whose forward is running in the calling thread, outermost first."""
+        return self._local.stack
+
     # -- lifecycle -------------------------------------------------------------------------
-    def add(self, watch: Watch) -> None:
+    def add(self, watch: Subscriber) -> None:
         with self._lock:
             if not self.watches:
                 self._install()
             self.watches.append(watch)
-            table = self._tables.setdefault(watch._thread, dict(_NO_HANDLERS))
-            if watch._thread == _get_ident():
+            table = self._tables.setdefault(watch.thread, dict(_NO_HANDLERS))
+            if watch.thread == _get_ident():
                 self._local.table = table
             self._rebuild()
 
-    def remove(self, watch: Watch) -> None:
+    def remove(self, watch: Subscriber) -> None:
         with self._lock:
             if watch in self.watches:
                 self.watches.remove(watch)
             self._rebuild()
-            if watch._thread not in self._tables and watch._thread == _get_ident():
+            if watch.thread not in self._tables and watch.thread == _get_ident():
                 # A thread that ran a watch of its own is never attributed to another's.
                 self._local.table = _NO_HANDLERS
             if not self.watches:
                 self._uninstall()
+
+    def remove_all(self) -> list[Subscriber]:
+        """Forget every watch (a forked child's copies of its parent's); return them."""
+        with self._lock:
+            gone = list(self.watches)
+            for watch in gone:
+                self.remove(watch)
+            return gone
 
     def rebuild(self) -> None:
         """Recompute the handler tables (after a check was switched off)."""
@@ -126,21 +146,13 @@ class _Dispatcher:
             self._rebuild()
 
     def _rebuild(self) -> None:
-        for ident in {w._thread for w in self.watches}:
+        for ident in {w.thread for w in self.watches}:
             self._tables.setdefault(ident, dict(_NO_HANDLERS))
         for ident, table in list(self._tables.items()):
-            mine = [w for w in self.watches if w._thread == ident]
+            mine = [w for w in self.watches if w.thread == ident]
             # Updated in place: a thread holds on to its table between events.
             table.update(
-                {
-                    event: tuple(
-                        getattr(check, event)
-                        for w in mine
-                        for check in w._checks
-                        if check.handles(event) and type(check) not in w._broken
-                    )
-                    for event in EVENTS
-                }
+                {event: tuple(h for w in mine for h in w.handlers(event)) for event in EVENTS}
             )
             if not mine:
                 del self._tables[ident]
@@ -170,7 +182,7 @@ class _Dispatcher:
         if _involves_unreal(args):
             return  # meta or fake tensors have no values to check: not the check's fault
         check: Check = handler.__self__
-        check.watch._internal_error(check, event, exc)
+        check.watch.check_failed(check, event, exc)
 
     # -- installation ------------------------------------------------------------------------
     def _install(self) -> None:
@@ -614,181 +626,4 @@ def _scheduler_classes() -> list[type]:
     return sorted(classes, key=lambda c: c.__name__)
 
 
-_DISPATCHER = _Dispatcher()
-
-
-class Watch:
-    """Observe everything that runs inside ``with watch():`` and collect findings.
-
-    Use through :func:`diagnostics.watch`.
-    """
-
-    def __init__(self, targets: Iterable[Any] = (), *, allow: Iterable[str] = ()) -> None:
-        self.report = Report(allow=frozenset(check_codes(tuple(allow))))
-        self._targets = tuple(targets)
-        _validate_targets(self._targets)
-        self._checks: list[Check] = []
-        self._active = False
-        self._broken: set[type] = set()
-        self._thread = threading.get_ident()
-
-    # -- context manager -------------------------------------------------------------------
-    def __enter__(self) -> Report:
-        if self._active:
-            raise RuntimeError("This watch is already active; start a new diagnostics.watch().")
-        self._checks = [cls(self) for cls in _checks_for_run()]
-        self._broken = set()
-        self._thread = threading.get_ident()
-        self._active = True
-        _DISPATCHER.add(self)
-        return self.report
-
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> Literal[False]:
-        try:
-            if exc is not None and not isinstance(exc, (KeyboardInterrupt, SystemExit)):
-                for check in self._checks:
-                    self._run_guarded(check, "on_exception", exc)
-            for check in self._checks:
-                self._run_guarded(check, "finish")
-        finally:
-            _DISPATCHER.remove(self)
-            for check in self._checks:
-                if type(check) not in self._broken:
-                    self._close(check)
-            self._active = False
-            self._checks = []
-        return False
-
-    # -- for checks ---------------------------------------------------------------------------
-    def emit(
-        self,
-        code: str,
-        *,
-        key: Any = None,
-        message: str,
-        fix: str,
-        location: Location | None = None,
-        evidence: Any = None,
-        series: Any = None,
-        subject: Any = None,
-        count: int = 1,
-    ) -> None:
-        """Add a finding; repeats of the same (code, key) only raise its count.
-
-        ``key`` names the fault's identity (default: its location); ``subject`` is the module,
-        optimizer, parameter or scheduler concerned, used by watches scoped to targets.
-        """
-        if code in self.report.allow or not self._in_scope(subject):
-            return
-        if location is None:
-            location = user_location(skip=2)
-        finding = Finding(
-            code=code,
-            message=message,
-            fix=fix,
-            location=location,
-            evidence=as_pairs(evidence),
-            series=tuple((n, tuple(float(v) for v in vals)) for n, vals in (series or {}).items()),
-            count=count,
-        )
-        self.report._add(finding, key if key is not None else str(location))
-
-    def update(self, code: str, *, key: Any, evidence: Any = None, series: Any = None) -> None:
-        """Refresh an already reported finding's evidence or series (e.g. at finish)."""
-        changes: dict[str, Any] = {}
-        if evidence is not None:
-            changes["evidence"] = as_pairs(evidence)
-        if series is not None:
-            changes["series"] = tuple(
-                (n, tuple(float(v) for v in vals)) for n, vals in series.items()
-            )
-        self.report._update(code, key, **changes)
-
-    def module_stack(self) -> list[nn.Module]:
-        """The modules whose forward is running in the calling thread, outermost first."""
-        return _DISPATCHER._local.stack
-
-    # -- internals -----------------------------------------------------------------------------
-    def _run_guarded(self, check: Check, event: str, *args: Any) -> None:
-        if type(check) in self._broken:
-            return
-        try:
-            getattr(check, event)(*args)
-        except Exception as exc:  # a check must never break the user's run
-            self._internal_error(check, event, exc)
-
-    def _internal_error(self, check: Check, event: str, exc: Exception) -> None:
-        """Switch ``check`` off for the rest of this watch, its hooks removed, and say so."""
-        if type(check) in self._broken:
-            return
-        self._broken.add(type(check))
-        _DISPATCHER.rebuild()
-        where = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        self.report.internal_warnings.append(
-            f"{type(check).__name__}.{event} failed and was switched off for this run: {where}"
-        )
-        self._close(check)
-
-    def _close(self, check: Check) -> None:
-        try:
-            check.close()
-        except Exception as exc:  # reported, never raised into the user's run
-            where = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-            self.report.internal_warnings.append(f"{type(check).__name__}.close failed: {where}")
-
-    def _in_scope(self, subject: Any) -> bool:
-        if not self._targets or subject is None:
-            return True
-        return any(_concerns(target, subject) for target in self._targets)
-
-
-def _checks_for_run() -> tuple[type[Check], ...]:
-    return ALL_CHECKS
-
-
-def _validate_targets(targets: tuple[Any, ...]) -> None:
-    for t in targets:
-        if not isinstance(t, (nn.Module, torch.optim.Optimizer)):
-            raise TypeError(
-                f"diagnostics.watch() takes models (nn.Module) and optimizers to scope the watch "
-                f"to, got {type(t).__name__}. Pass options by keyword, e.g. allow=('code',)."
-            )
-
-
-def _concerns(target: Any, subject: Any) -> bool:
-    """Does a finding about ``subject`` concern the watched ``target``?"""
-    if isinstance(subject, weakref.ref):
-        subject = subject()
-        if subject is None:
-            return False
-    if subject is target:
-        return True
-    if isinstance(subject, _sched_mod.LRScheduler):
-        subject = subject.optimizer
-    if isinstance(target, nn.Module):
-        if isinstance(subject, nn.Module):
-            return any(m is subject for m in target.modules())
-        params = {id(p) for p in target.parameters()}
-        if isinstance(subject, torch.Tensor):
-            return id(subject) in params
-        if isinstance(subject, torch.optim.Optimizer):
-            return any(id(p) in params for g in subject.param_groups for p in g["params"])
-    if isinstance(target, torch.optim.Optimizer):
-        params = {id(p) for g in target.param_groups for p in g["params"]}
-        if isinstance(subject, torch.Tensor):
-            return id(subject) in params
-        if isinstance(subject, nn.Module):
-            return any(id(p) in params for p in subject.parameters())
-        if isinstance(subject, torch.optim.Optimizer):
-            return subject is target
-    return False
-
-
-def watch(*targets: Any, allow: Iterable[str] = ()) -> Watch:
-    """Diagnose the training code that runs inside the ``with`` block.
-
-    ``with diagnostics.watch() as report:`` observes everything; ``watch(model, optimizer)``
-    keeps only findings about those objects. ``allow`` silences finding codes for a
-    deliberate pattern. The code inside runs unchanged: the watch only observes.
-    """
-    return Watch(targets, allow=allow)
+DISPATCHER = _Dispatcher()

@@ -127,7 +127,9 @@ class Report:
     def by_code(self, code: str) -> list[Finding]:
         return [f for f in self.findings if f.code == code]
 
-    def _add(self, finding: Finding, key: Any) -> None:
+    def add(self, finding: Finding, key: Any) -> None:
+        """Add ``finding`` (a watch does, as its checks report); a repeat of the same
+        (code, key) only raises the count of the finding already there."""
         if finding.code in self.allow:
             return
         slot = self._index.get((finding.code, key))
@@ -140,11 +142,17 @@ class Report:
             old = self.findings[slot]
             self.findings[slot] = replace(old, count=old.count + finding.count)
 
-    def _update(self, code: str, key: Any, **changes: Any) -> None:
+    _add = add  # the name it had before it was public
+
+    def refresh(self, code: str, key: Any, **changes: Any) -> None:
         """Refresh the evidence of an already reported finding (e.g. a longer series)."""
         slot = self._index.get((code, key))
         if slot is not None:
             self.findings[slot] = replace(self.findings[slot], **changes)
+
+    def on_new_finding(self, callback: Callable[[], None] | None) -> None:
+        """Call ``callback`` after each new finding is added (None: stop calling it)."""
+        self._on_new = callback
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -159,13 +167,16 @@ class Report:
     def to_json(self, **kwargs: Any) -> str:
         return json.dumps(self.to_dict(), **kwargs)
 
-    def render(self, console: Any = None) -> None:
-        """Print the report with rich (to stderr unless a console is given)."""
-        from ._render import render_report
-
-        render_report(self, console=console)
-
     def __str__(self) -> str:
-        from ._render import report_text
-
-        return report_text(self)
+        """Plain text, one block per finding. For the rich rendering (panels, sparklines,
+        a width), ``diagnostics.render(report)`` or ``diagnostics.report_text(report)``."""
+        lines: list[str] = []
+        for f in self.findings:
+            where = f" at {f.location}" if f.location is not None else ""
+            times = f" (x{f.count})" if f.count > 1 else ""
+            lines += [f"{f.code} [{f.severity.value}]{where}{times}", f"  {f.message}"]
+            lines.append(f"  Fix: {f.fix}")
+        lines += [f"internal warning: {w}" for w in self.internal_warnings]
+        if not self.findings:
+            lines.append("diagnostics: no faults found.")
+        return "\n".join(lines)

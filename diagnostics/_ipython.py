@@ -9,8 +9,8 @@ import shlex
 from typing import Any
 
 from ._catalogue import UnknownCodeError, check_codes
-from ._engine import watch
 from ._render import render_report
+from ._watch import watch
 
 _USAGE = "usage: %%diagnose [--allow CODE]... [--report NAME]"
 
@@ -40,13 +40,12 @@ def diagnose(line: str, cell: str, *, shell: Any) -> None:
     except (ValueError, UnknownCodeError) as problem:
         print(problem)
         return
-    w.__enter__()
+    w.start()
     result = None
     try:
         result = shell.run_cell(cell)
     finally:
-        exc = getattr(result, "error_in_exec", None)
-        w.__exit__(type(exc) if exc else None, exc, exc.__traceback__ if exc else None)
+        w.stop(getattr(result, "error_in_exec", None))
     if name:
         shell.user_ns[name] = w.report
     render_report(w.report, console=_console())

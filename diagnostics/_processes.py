@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ._findings import Finding, Report
+from .files import write_atomically
 
 ENV_DIR = "DIAGNOSTICS_PROCESS_DIR"
 ENV_TIMEOUT = "DIAGNOSTICS_RANK_TIMEOUT"
@@ -120,16 +121,15 @@ class FindingsFile:
         }
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".", suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump(data, out)
-            os.replace(tmp, self.path)
+            # Rewritten at each new finding while the process runs: a crash of the process,
+            # not of the machine, is what the file must survive.
+            write_atomically(self.path, json.dumps(data), durable=False)
         except (OSError, TypeError, ValueError):  # never break the user's run over a report
             self.failed = True
 
     def follow(self, report: Report) -> None:
         """Rewrite the file at each new finding, so that a process that dies leaves them."""
-        report._on_new = lambda: self.write(report, done=False)
+        report.on_new_finding(lambda: self.write(report, done=False))
 
 
 def _safe(label: str) -> str:
@@ -146,7 +146,7 @@ class WatchedTarget:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         _drop_inherited_watches()
-        from ._engine import watch
+        from ._watch import watch
 
         w = watch(allow=self.allow)
         out = FindingsFile(Path(self.folder), f"worker {self.index}", self.index)
@@ -170,15 +170,9 @@ def _drop_inherited_watches() -> None:
     """A forked worker holds a copy of its parent's active watch: end that copy here (its
     report is the parent's, never printed from here), so that events go to the worker's own
     watch alone."""
-    engine = sys.modules.get("diagnostics._engine")
-    if engine is None:
-        return
-    dispatcher = engine._DISPATCHER
-    for inherited in list(dispatcher.watches):
-        dispatcher.remove(inherited)
-        for check in inherited._checks:
-            with contextlib.suppress(Exception):
-                check.close()
+    watches = sys.modules.get("diagnostics._watch")  # not imported: there is no watch to end
+    if watches is not None:
+        watches.abandon_inherited_watches()
 
 
 def _watchable(process: multiprocessing.process.BaseProcess) -> str:
@@ -285,7 +279,7 @@ class ProcessLayer:
         finally:
             if base.start is start:
                 base.start = original  # type: ignore[method-assign]
-            report._on_new = None
+            report.on_new_finding(None)
             if saved is None:
                 os.environ.pop(ENV_DIR, None)
             else:

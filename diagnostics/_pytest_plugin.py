@@ -22,7 +22,7 @@ from ._catalogue import Severity, UnknownCodeError, check_codes
 from ._findings import Report
 
 if TYPE_CHECKING:
-    from ._engine import Watch
+    from ._watch import Watch
 
 NAME = "diagnostics"  # the entry point's name: -p no:diagnostics
 _PROPERTY = "diagnostics"
@@ -122,11 +122,11 @@ def diagnose(request: pytest.FixtureRequest) -> Generator[Report, None, None]:
 
 
 def _start(item: pytest.Item, *, allow: Sequence[str], guarded: bool) -> None:
-    from ._engine import watch
+    from ._watch import watch
 
     w = watch(allow=allow)
     try:
-        w.__enter__()
+        w.start()
     except Exception as problem:
         if not guarded:
             raise
@@ -146,7 +146,7 @@ def _close(item: pytest.Item, exc: BaseException | None) -> Report | None:
         return None
     del item.stash[_WATCH]
     try:
-        w.__exit__(type(exc) if exc else None, exc, exc.__traceback__ if exc else None)
+        w.stop(exc)
     except Exception as problem:
         w.report.internal_warnings.append(
             f"the watch did not end cleanly ({type(problem).__name__}: {problem}); "

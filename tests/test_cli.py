@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from diagnostics import _engine
+from diagnostics import _watch as _engine
 from diagnostics._checks import Check
 from diagnostics._cli import main
 from diagnostics._location import user_stack

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import diagnostics
-from diagnostics import _engine
+from diagnostics import _watch as _engine
 from diagnostics._checks import Check
 
 _warn_original = warnings.warn

@@ -37,20 +37,20 @@ Events (all optional):
     finish()                                       the watch ends (end-of-run analysis)
 
 A check that registers hooks of its own (on a tensor, a parameter, a module) removes them in
-``close()``: the engine calls it once the watch has ended, and at once when the check fails
-and is switched off, so that no hook of a check outlives it. The engine skips the events of
-meta-device and fake tensors where it can and ignores a check's error on them, but a check
-that reads values in its own hooks must skip such tensors itself (``unreal``).
+``close()``: the watch calls it once it has ended, and at once when the check fails and is
+switched off, so that no hook of a check outlives it. An error inside such a hook is not the
+engine's to catch: the hook catches it and calls ``self.failed(where, exc)``.
+
+The engine skips the events of meta-device and fake tensors where it can and ignores a
+check's error on them, but a check that reads values in its own hooks must skip such tensors
+itself (``unreal``).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, ClassVar, Protocol
 
 import torch
-
-if TYPE_CHECKING:
-    from .._engine import Watch
 
 EVENTS = (
     "on_module_forward",
@@ -76,15 +76,52 @@ EVENTS = (
 )
 
 
-class Check:
-    """One family of checks, living for the length of one watch."""
+class WatchSide(Protocol):
+    """What a check sees of the watch it reports to (``diagnostics.Watch`` is one).
 
-    def __init__(self, watch: Watch) -> None:
+    Defined here, below the checks, so that no check imports the watch above it.
+    """
+
+    @property
+    def report(self) -> Any: ...
+
+    def emit(
+        self,
+        code: str,
+        *,
+        key: Any = None,
+        message: str,
+        fix: str,
+        location: Any = None,
+        evidence: Any = None,
+        series: Any = None,
+        subject: Any = None,
+        count: int = 1,
+    ) -> None: ...
+    def update(self, code: str, *, key: Any, evidence: Any = None, series: Any = None) -> None: ...
+    def module_stack(self) -> list[torch.nn.Module]: ...
+    def check_failed(self, check: Check, event: str, exc: Exception) -> None: ...
+
+
+class Check:
+    """One family of checks, living for the length of one watch.
+
+    ``family`` names the family as the catalogue does (``diagnostics.CATALOGUE[code].family``):
+    ``diagnostics.Watch(checks=["gradients"])`` selects families by it.
+    """
+
+    family: ClassVar[str] = ""
+
+    def __init__(self, watch: WatchSide) -> None:
         self.watch = watch
 
     def emit(self, code: str, *, key: Any = None, **fields: Any) -> None:
         """Report a finding; see ``Watch.emit``."""
         self.watch.emit(code, key=key, **fields)
+
+    def failed(self, where: str, exc: Exception) -> None:
+        """This check's own hook failed: switch the check off for this watch, and say so."""
+        self.watch.check_failed(self, where, exc)
 
     def handles(self, event: str) -> bool:
         return getattr(type(self), event) is not getattr(Check, event, None)

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from .._findings import Location
-from .._location import frame_location, is_user_file
+from .._location import frame_location, hides_itself, is_user_frame
 
 _MODULE_FILE = os.path.join("torch", "nn", "modules", "module.py")
 _FUNCTIONAL_FILE = os.path.join("torch", "nn", "functional.py")
@@ -272,14 +272,7 @@ def _traceback_entries(tb: types.TracebackType | None) -> list[types.TracebackTy
 
 
 def _is_user(tb: types.TracebackType) -> bool:
-    frame = tb.tb_frame
-    return is_user_file(frame.f_code.co_filename) and not _hidden(frame)
-
-
-def _hidden(frame: types.FrameType) -> bool:
-    """Plumbing that asks, the pytest way, to stay out of tracebacks (e.g. a simulated
-    device raising torch's error from its dispatch): not the user's line."""
-    return bool(frame.f_locals.get("__tracebackhide__") or frame.f_globals.get("__tracebackhide__"))
+    return is_user_frame(tb.tb_frame)
 
 
 def _is_call_frame(tb: types.TracebackType) -> bool:
@@ -310,7 +303,7 @@ def _module_calls(tbs: list[types.TracebackType]) -> list[ModuleCall]:
             calls[-1] = (module, local.get("args", ()), local.get("kwargs") or {}, calls[-1][3])
             continue
         j = i - 1
-        while j >= 0 and _hidden(tbs[j].tb_frame):
+        while j >= 0 and hides_itself(tbs[j].tb_frame):
             j -= 1  # the engine's Module.__call__ wrapper sits between the caller and the call
         caller = _caller_name(tbs[j], module) if j >= 0 else None
         calls.append((module, local.get("args", ()), local.get("kwargs") or {}, caller))

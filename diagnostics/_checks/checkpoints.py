@@ -50,6 +50,8 @@ class _Snapshot:
 class CheckpointChecks(Check):
     """State dicts kept as the 'best' weights while they still alias the live ones."""
 
+    family = "checkpoints"
+
     def __init__(self, watch: Any) -> None:
         super().__init__(watch)
         # id(tensor) -> (weak ref to it, its version when returned, the snapshot)

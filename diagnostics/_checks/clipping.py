@@ -55,6 +55,8 @@ CLIP_BEFORE_UNSCALE_FIX = (
 class ClippingChecks(Check):
     """clip-after-step, clip-before-unscale."""
 
+    family = "clipping"
+
     def __init__(self, watch: Any) -> None:
         super().__init__(watch)
         # The optimizers that stepped since the last backward(), with their step counts.

@@ -82,6 +82,8 @@ class _DeviceError:
 class DeviceChecks(Check):
     """Explain device errors: which tensor, which module, which devices, and the fix."""
 
+    family = "devices"
+
     def on_exception(self, exc: BaseException) -> None:
         # torch raises RuntimeError for a device mix, TypeError for NumPy on a device.
         for err in exception_chain(exc):

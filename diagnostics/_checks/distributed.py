@@ -43,6 +43,8 @@ _SYNC_FIX = (
 
 
 class DistributedChecks(Check):
+    family = "distributed"
+
     def __init__(self, watch: Any) -> None:
         super().__init__(watch)
         self._undo: list[Callable[[], None]] = []

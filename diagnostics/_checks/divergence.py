@@ -80,6 +80,8 @@ class _Series:
 class DivergenceChecks(Check):
     """loss-diverging."""
 
+    family = "divergence"
+
     def __init__(self, watch: Any) -> None:
         super().__init__(watch)
         self._pending: list[float] = []

@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from .._location import is_user_file, user_location
+from .._location import is_user_frame, user_location
 from ._base import Check
 
 # Elementwise losses that broadcast mismatched shapes without an error (torch only warns for
@@ -80,19 +80,13 @@ _FIX_NLL = (
     "to CrossEntropyLoss, which applies log_softmax itself)."
 )
 
-_USER_FILE: dict[str, bool] = {}
-
 
 def _call_site() -> tuple[str, int] | None:
     """(file, line) of the innermost user frame: the key that sampling is counted by."""
     frame: Any = sys._getframe(2)
     while frame is not None:
-        name = frame.f_code.co_filename
-        user = _USER_FILE.get(name)
-        if user is None:
-            user = _USER_FILE[name] = is_user_file(name)
-        if user:
-            return (name, frame.f_lineno)
+        if is_user_frame(frame):
+            return (frame.f_code.co_filename, frame.f_lineno)
         frame = frame.f_back
     return None
 
@@ -106,7 +100,7 @@ def _loss_label(name: str) -> str:
             owner = frame.f_locals.get("self")
             if isinstance(owner, torch.nn.Module):
                 return f"nn.{type(owner).__name__}"
-        if is_user_file(code.co_filename):
+        if is_user_frame(frame):
             break
         frame = frame.f_back
     return f"F.{name}"
@@ -118,6 +112,8 @@ def _shape(shape: tuple[int, ...]) -> str:
 
 class LossChecks(Check):
     """Loss inputs that are silently wrong: broadcast shapes, probabilities instead of logits."""
+
+    family = "losses"
 
     def __init__(self, watch: Any) -> None:
         super().__init__(watch)

@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from .._findings import Location
-from .._location import _display, frame_location, is_user_file
+from .._location import display_path, frame_location, is_user_file, user_frame
 from ._base import Check
 
 # Adam-family optimizers whose weight_decay is coupled (L2) unless decoupled_weight_decay.
@@ -49,6 +49,8 @@ _USE_FLAG = (
 
 class OptimizerChecks(Check):
     """adam-weight-decay."""
+
+    family = "optimizers"
 
     def __init__(self, watch: Any) -> None:
         super().__init__(watch)
@@ -84,7 +86,7 @@ class OptimizerChecks(Check):
             use = _USE_ADAMW.format(decay=decay) + f" (or {cls}(..., decoupled_weight_decay=True))"
         else:
             use = _USE_FLAG.format(cls=cls, decay=decay) + ", or switch to torch.optim.AdamW"
-        frame = _user_frame()
+        frame = user_frame()
         step_site = frame_location(frame) if frame is not None else None
         site = _construction_site(frame, cls) or _construction_elsewhere(frame, cls) or step_site
         self.emit(
@@ -101,13 +103,6 @@ class OptimizerChecks(Check):
                 "param groups with decay": f"{len(decays)} of {len(optimizer.param_groups)}",
             },
         )
-
-
-def _user_frame() -> types.FrameType | None:
-    frame: types.FrameType | None = sys._getframe(1)
-    while frame is not None and not is_user_file(frame.f_code.co_filename):
-        frame = frame.f_back
-    return frame
 
 
 def _construction_site(frame: types.FrameType | None, cls: str) -> Location | None:
@@ -207,7 +202,7 @@ def _construction_elsewhere(frame: types.FrameType | None, cls: str) -> Location
                     f for f in functions if f.lineno <= call.lineno <= (f.end_lineno or f.lineno)
                 ]
                 name = max(inside, key=lambda f: f.lineno).name if inside else "<module>"
-                found.append(Location(_display(filename), call.lineno, name))
+                found.append(Location(display_path(filename), call.lineno, name))
             if len(found) > 1:
                 return None  # two candidates: better no place than the wrong one
     return found[0] if len(found) == 1 else None

@@ -187,6 +187,8 @@ class _Loader:
 class SchedulerChecks(Check):
     """scheduler-before-optimizer, scheduler-per-batch."""
 
+    family = "schedulers"
+
     def __init__(self, watch: Any) -> None:
         super().__init__(watch)
         self._records: list[_Scheduler] = []

@@ -30,13 +30,15 @@ frozen teachers (their output does not require grad), EMA copies and teachers in
 (no optimizer holds their parameters), optimizing an input tensor through a model in eval mode,
 activation checkpointing (its graph-free first pass and its recomputation during backward).
 The module stack assumes one thread runs forwards (not nn.DataParallel's replicas).
+
+Which layers depend on the mode, and how a finding names them, is in ``layers``; this module
+decides when a forward was an evaluation or a training one, and reports.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import types
 import weakref
 from typing import Any
 
@@ -46,9 +48,18 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.dropout import _DropoutNd
 from torch.nn.utils.parametrize import ParametrizationList
 
-from .._findings import Location
-from .._location import _display, is_user_file
-from ._base import Check
+from ..._findings import Location
+from ..._location import display_path, is_user_frame
+from .._base import Check
+from .layers import (
+    Layer,
+    custom_train_layers,
+    eval_mode_layers,
+    join_names,
+    mode_dependent,
+    path_in,
+    train_mode_layers,
+)
 
 _FIX_TRAIN_IN_EVAL = (
     "Call model.eval() before evaluating and model.train() before training again; keep the "
@@ -83,37 +94,30 @@ _CONSEQUENCE_CUSTOM = (
     "the custom layers {layers} run the branch of their forward() meant for training"
 )
 
-_HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the diagnostics package
-_USER_FILE: dict[str, bool] = {}  # filename -> is_user_file(filename), the frame walk's cache
+# The diagnostics package (this file is diagnostics/_checks/modes/__init__.py).
+_HERE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 Site = tuple[str, int, str]  # (filename, line, function), turned into a Location when reported
-# A dropout or BatchNorm call in training mode: its module, and how a functional call was made
-# (None for nn.Dropout / nn.BatchNorm modules, which describe themselves).
-Layer = tuple[nn.Module, "str | None"]
 
 
 def _user_frames(skip: int, limit: int) -> tuple[Site, ...]:
-    """The innermost ``limit`` user frames, cheaply (is_user_file cached per file name)."""
+    """The innermost ``limit`` user frames, as sites (cheap to keep: no frame held)."""
     out: list[Site] = []
     frame: Any = sys._getframe(skip)
     while frame is not None and len(out) < limit:
-        code = frame.f_code
-        name = code.co_filename
-        user = _USER_FILE.get(name)
-        if user is None:
-            user = _USER_FILE[name] = is_user_file(name)
-        if user:
-            out.append((name, frame.f_lineno, code.co_name))
+        if is_user_frame(frame):
+            code = frame.f_code
+            out.append((code.co_filename, frame.f_lineno, code.co_name))
         frame = frame.f_back
     return tuple(out)
 
 
 def _location(site: Site | None) -> Location | None:
-    return Location(_display(site[0]), site[1], site[2]) if site else None
+    return Location(display_path(site[0]), site[1], site[2]) if site else None
 
 
 def _chain(frames: tuple[Site, ...]) -> str:
-    return " <- ".join(f"{fn}() at {_display(file)}:{line}" for file, line, fn in frames)
+    return " <- ".join(f"{fn}() at {display_path(file)}:{line}" for file, line, fn in frames)
 
 
 class _Record:
@@ -151,6 +155,8 @@ class _Record:
 
 class ModeChecks(Check):
     """Dropout and BatchNorm modes that do not match what the forward is used for."""
+
+    family = "modes"
 
     def __init__(self, watch: Any) -> None:
         super().__init__(watch)
@@ -393,7 +399,7 @@ class ModeChecks(Check):
             root = record.root
             if not any(p.requires_grad and id(p) in ids for p in root.parameters()):
                 continue  # e.g. the optimizer holds an input tensor (adversarial examples)
-            layers = _eval_mode_layers(root, ids)  # modes as they are now, while it trains
+            layers = eval_mode_layers(root, ids)  # modes as they are now, while it trains
             if layers:
                 self._report_eval_in_training(root, record, optimizer, layers)
 
@@ -401,8 +407,8 @@ class ModeChecks(Check):
     def _report_train_in_eval(self, root: nn.Module, record: _Record, *, final: bool) -> None:
         key = ("train-mode-in-eval", id(root), record.frames[0])
         if key not in self._reported:
-            dropouts, norms = _train_mode_layers(root, record.layers)
-            custom = _custom_train_layers(root, record.layers)
+            dropouts, norms = train_mode_layers(root, record.layers)
+            custom = custom_train_layers(root, record.layers)
             layers = dropouts + norms + custom
             name = _model_name(root)
             if not record.grad:
@@ -420,18 +426,18 @@ class ModeChecks(Check):
             if norms:
                 effects.append(_CONSEQUENCE_BN)
             if custom:
-                effects.append(_CONSEQUENCE_CUSTOM.format(layers=_join(custom)))
+                effects.append(_CONSEQUENCE_CUSTOM.format(layers=join_names(custom)))
             mode = "in training mode" if record.training else "with layers in training mode"
             message = (
                 f"{name} ran a forward pass {context}, {mode}: "
-                f"{_join(layers) or 'its dropout or BatchNorm layers'} "
+                f"{join_names(layers) or 'its dropout or BatchNorm layers'} "
                 f"{'is' if len(layers) == 1 else 'are'} active. In training mode "
                 f"{'; '.join(effects) or 'these layers behave randomly'}. model.eval() was "
                 f"not called before evaluating."
             )
             evidence = {
                 "model": f"{name} ({'training' if record.training else 'eval'} mode)",
-                "layers in training mode": _join(layers) or "(none found by module type)",
+                "layers in training mode": join_names(layers) or "(none found by module type)",
                 "gradients": "enabled" if record.grad else "disabled (no_grad)",
             }
             if len(record.frames) > 1:
@@ -453,7 +459,7 @@ class ModeChecks(Check):
         if key not in self._reported:
             frames = _user_frames(2, 4)
             owner = type(module).__name__
-            path = _path_in(self._stack()[0], module)
+            path = path_in(self._stack()[0], module)
             where = f"{path} ({owner})" if path else owner
             message = (
                 f"{owner}.forward calls {call}(..., training=True) ({detail}) while {where} is "
@@ -506,7 +512,7 @@ class ModeChecks(Check):
             message = (
                 f"{name} is in eval mode while {type(optimizer).__name__} trains it: a "
                 f"backward pass went through this forward and the optimizer then stepped "
-                f"{name}'s parameters, but {_join(layers)} "
+                f"{name}'s parameters, but {join_names(layers)} "
                 f"{'are' if len(layers) != 1 else 'is'} in eval mode. Dropout does nothing "
                 f"and BatchNorm normalizes with its frozen running statistics instead of "
                 f"learning them; model.eval() was called (for validation) and model.train() "
@@ -514,7 +520,7 @@ class ModeChecks(Check):
             )
             evidence = {
                 "model": f"{name} (eval mode)",
-                "layers in eval mode": _join(layers),
+                "layers in eval mode": join_names(layers),
                 "optimizer": type(optimizer).__name__,
             }
             if len(record.frames) > 1:
@@ -608,124 +614,3 @@ def _param_ids(optimizer: Any) -> set[int]:
 
 def _model_name(root: nn.Module) -> str:
     return type(root).__name__
-
-
-def _join(items: list[str], limit: int = 4) -> str:
-    shown = ", ".join(items[:limit])
-    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
-
-
-def _path_in(root: nn.Module, module: nn.Module) -> str:
-    if module is root:
-        return ""
-    for name, m in root.named_modules():
-        if m is module:
-            return name
-    return ""
-
-
-def _describe(name: str, module: nn.Module) -> str:
-    kind = type(module).__name__
-    label = name or "(the model itself)"
-    if isinstance(module, _DropoutNd):
-        return f"{label} ({kind} p={module.p:g})"
-    if isinstance(module, nn.RNNBase):
-        return f"{label} ({kind} dropout={module.dropout:g})"
-    return f"{label} ({kind})"
-
-
-def _train_mode_layers(root: nn.Module, layers: list[Layer]) -> tuple[list[str], list[str]]:
-    """Dropout layers, and BatchNorm layers updating their statistics, seen in training mode
-    during a forward of ``root`` (plus its multi-layer RNNs with dropout, which call no F.*)."""
-    names = {id(m): name for name, m in root.named_modules()}
-    dropouts: dict[str, None] = {}  # ordered sets
-    norms: dict[str, None] = {}
-    for module, call in layers:
-        if call is None and mode_dependent(type(module)):
-            continue  # listed by _custom_train_layers
-        name = names.get(id(module), type(module).__name__)
-        if call is None:
-            text = _describe(name, module)
-        elif name:
-            text = f"{name} ({type(module).__name__}): {call}"
-        else:
-            text = f"{type(module).__name__}.forward: {call}"
-        (norms if isinstance(module, _BatchNorm) or call == "F.batch_norm" else dropouts)[text] = (
-            None
-        )
-    for name, m in root.named_modules():
-        if isinstance(m, nn.RNNBase) and m.training and m.dropout > 0 and m.num_layers > 1:
-            dropouts[_describe(name, m)] = None
-    return list(dropouts), list(norms)
-
-
-def _custom_train_layers(root: nn.Module, layers: list[Layer]) -> list[str]:
-    """The custom mode-dependent layers among ``layers``, described."""
-    names = {id(m): name for name, m in root.named_modules()}
-    return [
-        _describe(names.get(id(m), type(m).__name__), m)
-        for m, call in layers
-        if call is None and mode_dependent(type(m))
-    ]
-
-
-_MODE_DEPENDENT: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
-
-
-def mode_dependent(cls: type) -> bool:
-    """Does ``cls`` (a layer of the user's, not torch's own) read ``self.training`` in its
-    forward()? Modules that merely carry the flag, like every module, do not."""
-    known = _MODE_DEPENDENT.get(cls)
-    if known is None:
-        known = _MODE_DEPENDENT[cls] = _mode_dependent(cls)
-    return known
-
-
-def _mode_dependent(cls: type) -> bool:
-    if issubclass(cls, (_DropoutNd, _BatchNorm, nn.RNNBase)):
-        return False
-    if cls.__module__ == "torch" or cls.__module__.startswith("torch."):
-        return False
-    forward = getattr(cls, "forward", None)
-    if forward is None or forward is nn.Module.forward:
-        return False
-    forward = getattr(forward, "__wrapped__", forward)
-    code = getattr(forward, "__code__", None)
-    return isinstance(code, types.CodeType) and _reads_training(code)
-
-
-def _reads_training(code: types.CodeType) -> bool:
-    if "training" in code.co_names:
-        return True
-    return any(isinstance(c, types.CodeType) and _reads_training(c) for c in code.co_consts)
-
-
-def _eval_mode_layers(root: nn.Module, trained: set[int]) -> list[str]:
-    """Dropout/BatchNorm layers in eval mode in the part of ``root`` the optimizer trains.
-
-    A BatchNorm counts when its own affine parameters train (frozen BatchNorm is deliberate);
-    a dropout when the module that holds it has parameters that train.
-    """
-    modules = dict(root.named_modules())
-
-    def trains(module: nn.Module) -> bool:
-        return any(p.requires_grad and id(p) in trained for p in module.parameters())
-
-    out = []
-    for name, m in modules.items():
-        if m.training:
-            continue
-        if isinstance(m, _BatchNorm):
-            if m.track_running_stats and m.affine and trains(m):
-                out.append(_describe(name, m))
-        elif isinstance(m, _DropoutNd) and m.p > 0:
-            parent = modules.get(name.rpartition(".")[0], root)
-            if trains(parent):
-                out.append(_describe(name, m))
-        elif isinstance(m, nn.RNNBase) and m.dropout > 0 and m.num_layers > 1 and trains(m):
-            out.append(_describe(name, m))
-        elif mode_dependent(type(m)):
-            parent = modules.get(name.rpartition(".")[0], root)
-            if trains(m) or trains(parent):
-                out.append(_describe(name, m))
-    return out

@@ -1,0 +1,125 @@
+"""Checks of the 'gradients' family: what reaches ``.grad`` and what ``optimizer.step()`` uses.
+
+grad-accumulation          a step uses gradients an earlier step already used
+grads-cleared-before-step  the gradients of backward() are gone when step() runs
+params-not-updating        an optimizer whose parameters never get gradients, or parameters
+                           that get gradients but are in no optimizer
+no-grad-training           backward() on a loss with no autograd graph
+non-finite-loss            the loss became NaN or inf
+
+One module per code (``grad_accumulation``, ``grads_cleared_before_step``,
+``params_not_updating``, ``no_grad_training``, ``non_finite_loss``), each a rule over the
+shared ``state``; ``GradientChecks`` below routes the events to them. The gradient
+bookkeeping lives in ``_params`` (one hooked parameter per optimizer). The
+hot path is one small record per module call (weak references to its output, and to its
+input when that is the batch, read only when a loss is non-finite or has no graph) and one
+``item()`` per backward(), which waits for the device on an accelerator (as logging the
+loss does); the autograd graph is walked on a few backward() calls only (the first four,
+then the 8th, 16th, ...), to find parameters that no optimizer holds.
+
+Parameters that get gradients but are in no optimizer are judged only once an optimizer has
+stepped, and only nn.Parameters that nothing else changes (a hand-written update bumps their
+version) and that do not belong to a module in eval mode (a teacher or target network
+whose gradients are merely wasted). Inputs given requires_grad (adversarial examples) are
+plain tensors, never judged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from .common import grad_norm
+from .grad_accumulation import GradAccumulation
+from .grads_cleared_before_step import GradsClearedBeforeStep
+from .no_grad_training import NoGradTraining
+from .non_finite_loss import NonFiniteLoss
+from .params_not_updating import NEVER_AFTER, ParamsNotUpdating
+
+_WALK_FIRST = 4  # backward() calls whose graph is walked, then at powers of two
+
+__all__ = ["GradientChecks"]
+
+
+class GradientChecks(
+    NoGradTraining, NonFiniteLoss, GradAccumulation, GradsClearedBeforeStep, ParamsNotUpdating
+):
+    """grad-accumulation, grads-cleared-before-step, params-not-updating, no-grad-training,
+    non-finite-loss: the events of the family, routed to the rule of each code."""
+
+    family = "gradients"
+
+    def on_backward(self, tensors: Any) -> None:
+        self._backwards += 1
+        self._tracker.backwards += 1
+        n = self._backwards
+        walk = n <= _WALK_FIRST or not n & (n - 1)
+        graphs = []
+        for t in tensors:
+            if not isinstance(t, torch.Tensor):
+                continue
+            if t.grad_fn is None:
+                self._no_graph(t)
+                continue
+            if walk:
+                graphs.append(t)
+            if t.is_floating_point():
+                self._check_finite(t)
+        self._last_graph = None
+        if graphs:
+            self._collect_leaves(graphs)
+
+    def on_step_pre(self, optimizer: Any) -> None:
+        state = self._tracker.optimizer(optimizer)
+        self._complete_learning_rate(state)
+        if state.steps == 0 and state.serial not in self._first_norm:
+            self._first_norm[state.serial] = grad_norm(state.params())
+        if self._tracker.take_stale(state):
+            self._report_accumulation(state)
+        else:
+            partly = self._tracker.partly_stale(state)
+            if partly:
+                self._report_accumulation(state, partly)
+        self._touched_before_step = self._tracker.touched(state)
+        if state.steps == 0:
+            # The sentinel is hooked at the first step: its backward() went unseen, so the
+            # first step is judged from the graph of the latest backward() instead.
+            cleared = self._cleared_at_first_step(state)
+        else:
+            cleared = self._tracker.cleared_since_backward(state)
+        if cleared:
+            self._report_cleared(state, cleared)
+
+    def on_step_post(self, optimizer: Any) -> None:
+        state = self._tracker.optimizer(optimizer)
+        # A closure passed to step() ran its backward() inside the step: judge it now.
+        if self._tracker.take_stale(state):
+            self._report_accumulation(state)
+        if not self._touched_before_step and self._tracker.touched(state):
+            cleared = self._tracker.cleared_since_backward(state)
+            if cleared:
+                self._report_cleared(state, cleared)
+        self._tracker.after_step(state)
+        self._steps += 1
+        if self._undecided:
+            self._decide_leaves()
+        never = (
+            state.steps >= NEVER_AFTER
+            and not state.got_grad
+            and "never" not in state.reported
+            and not self._no_graph_seen
+            and any(p.requires_grad for g in optimizer.param_groups for p in g["params"])
+        )
+        if never:
+            self._report_never(state, self._orphans(self._suspects))
+
+    def finish(self) -> None:
+        if self._suspects and not self._orphans_reported:
+            orphans = self._orphans(self._suspects)
+            if orphans:
+                self._report_orphans(orphans)
+        self._forwards.clear()
+        self._leaves.clear()
+        self._undecided.clear()
+        self._suspects.clear()

@@ -1,0 +1,196 @@
+"""params-not-updating: an optimizer whose parameters never get gradients, or parameters
+that get gradients but are in no optimizer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..._location import user_location
+from .._params import OptimizerState
+from .common import describe, graph_parameters, outermost, owning_modules
+from .state import GradientState, Leaf
+
+NEVER_AFTER = 3  # steps without any gradient before an optimizer is called idle
+_ORPHAN_AFTER = 3  # optimizer steps a parameter must stay unchanged to be called orphaned
+
+NEVER_GRADIENTS = (
+    "{optimizer} stepped {steps} times, but none of its {count} parameter tensors ever received "
+    "a gradient, although backward() ran {backwards} times. The backward passes reach other "
+    "tensors, so this optimizer updates nothing and the model it should train stays as it "
+    "was initialised."
+)
+
+NEVER_GRADIENTS_COPY = (
+    " Meanwhile {orphans} parameter tensors that do receive gradients are in no optimizer "
+    "({names}){same}: the optimizer was built over {what} instead of the model that runs "
+    "forward()."
+)
+
+NEVER_GRADIENTS_FIX = (
+    "Build the optimizer over the parameters of the model you train, e.g. "
+    "torch.optim.{cls}(model.parameters(), ...), after the model is final (after any "
+    "copy.deepcopy, re-creation or layer replacement), and train that same model object."
+)
+
+NO_BACKWARD = (
+    "{optimizer} stepped {steps} times, but backward() never ran, so its parameters never had "
+    "a gradient and every step changed nothing."
+)
+
+NO_BACKWARD_FIX = "Call loss.backward() before each optimizer.step()."
+
+ORPHANS = (
+    "{count} parameter tensors receive gradients from backward() but are in no optimizer "
+    "({names}), and nothing else changes them: they keep their initial values while the rest "
+    "of the model trains.{hidden}"
+)
+
+ORPHANS_HIDDEN = (
+    " Their modules run inside {model} but are not registered in it (a plain Python list, "
+    "dict or attribute of a non-Module), so {model}.parameters() never lists them."
+)
+
+ORPHANS_FIX = (
+    "Pass them to the optimizer: build it over model.parameters() after every layer exists, and "
+    "keep layers in nn.ModuleList / nn.ModuleDict (a plain Python list hides them from "
+    "model.parameters()). If they are meant to stay frozen, call .requires_grad_(False) on "
+    "them, which also saves the backward work."
+)
+
+
+class ParamsNotUpdating(GradientState):
+    """Finds the parameters of loss graphs that no optimizer holds, and optimizers that get
+    no gradient."""
+
+    def _collect_leaves(self, tensors: list[torch.Tensor]) -> None:
+        params = graph_parameters(tensors)
+        self._last_graph = {id(p) for p in params}
+        for param in params:
+            if id(param) in self._leaves and self._leaves[id(param)].ref() is param:
+                continue
+            self._leaves[id(param)] = Leaf(param, self._steps)
+            self._undecided.append(id(param))
+
+    def _decide_leaves(self) -> None:
+        """Sort the graph parameters seen long enough ago: those that no optimizer holds and
+        nothing changed become suspects, judged again (and reported) when the watch ends, by
+        which time an optimizer that steps late (a generator after its critic) has shown up."""
+        ready = {
+            i for i in self._undecided if self._steps - self._leaves[i].steps_seen >= _ORPHAN_AFTER
+        }
+        if not ready:
+            return
+        self._undecided = [i for i in self._undecided if i not in ready]
+        leaves = [self._leaves[i] for i in ready]
+        if self._orphans(leaves):
+            self._suspects.extend(leaves)
+            if self._orphan_location is None:
+                self._orphan_location = user_location()
+
+    def _orphans(self, leaves: list[Leaf]) -> list[nn.Parameter]:
+        """The parameters among ``leaves`` that no optimizer holds and nothing changed."""
+        candidates = []
+        optimized = self._tracker.optimized_ids()
+        for leaf in leaves:
+            param = leaf.ref()
+            if param is None or not param.requires_grad or id(param) in optimized:
+                continue
+            if param._version != leaf.version:  # updated by hand (or by anything else)
+                continue
+            candidates.append((leaf, param))
+        if not candidates:
+            return []
+        owners = owning_modules([m for m, _, _ in self._live_forwards()])
+        # A module in eval mode whose parameters no optimizer holds is a frozen reference
+        # (a teacher, a target network): its gradients are a waste, not a lost update. Its
+        # mode is read while training goes on (the first time it is judged, at a step), not
+        # when the watch ends, after a final evaluation put every module in eval mode.
+        out = []
+        for leaf, param in candidates:
+            if leaf.frozen is None:
+                owner = owners.get(id(param))
+                leaf.frozen = owner is not None and not owner.training
+            if not leaf.frozen:
+                out.append(param)
+        return out
+
+    def on_load_state_dict(self, module: Any, state_dict: Any) -> None:
+        # load_state_dict() copies into the parameters in place: one version each, which is
+        # a restore (best weights, a checkpoint), not an update by hand.
+        if not self._leaves or not hasattr(state_dict, "keys"):
+            return
+        keys = set(state_dict.keys())
+        for name, param in module.named_parameters():
+            leaf = self._leaves.get(id(param))
+            if name in keys and leaf is not None and leaf.ref() is param:
+                leaf.version += 1
+
+    def _report_never(self, state: OptimizerState, orphans: list[nn.Parameter]) -> None:
+        state.reported.add("never")
+        opt = state.optimizer
+        count = len(state.params())
+        if self._backwards == 0:
+            message = NO_BACKWARD.format(optimizer=describe(state), steps=state.steps)
+            fix = NO_BACKWARD_FIX
+        else:
+            message = NEVER_GRADIENTS.format(
+                optimizer=describe(state),
+                steps=state.steps,
+                count=count,
+                backwards=self._backwards,
+            )
+            if orphans:
+                same = sorted(tuple(p.shape) for p in orphans) == sorted(
+                    tuple(p.shape) for p in state.params()
+                )
+                message += NEVER_GRADIENTS_COPY.format(
+                    orphans=len(orphans),
+                    names=self._param_names(orphans),
+                    same=", with exactly the shapes of the optimizer's parameters" if same else "",
+                    what="a copy of the model (copy.deepcopy)" if same else "another model",
+                )
+                self._orphans_reported = True
+            fix = NEVER_GRADIENTS_FIX.format(cls=type(opt).__name__ if opt else "SGD")
+        self.emit(
+            "params-not-updating",
+            key=("never", state.serial),
+            subject=state.ref,
+            message=message,
+            fix=fix,
+            evidence={
+                "optimizer": describe(state),
+                "steps": str(state.steps),
+                "backward() calls": str(self._backwards),
+                "its parameters with a gradient": f"0 of {count}",
+                **({"parameters in no optimizer": self._param_names(orphans)} if orphans else {}),
+            },
+        )
+
+    def _report_orphans(self, orphans: list[nn.Parameter]) -> None:
+        self._orphans_reported = True
+        names = self._param_names(orphans)
+        modules = [m for m, _, _ in self._live_forwards()]
+        owners = owning_modules(modules)
+        registered = {id(sub) for m in modules for sub in m.modules() if sub is not m}
+        hosts = [m for m in modules if id(m) not in registered and m not in owners.values()]
+        hidden = ""
+        if hosts and all(
+            (o := owners.get(id(p))) is not None and id(o) not in registered for p in orphans
+        ):
+            hidden = ORPHANS_HIDDEN.format(model=type(outermost(hosts)).__name__)
+        self.emit(
+            "params-not-updating",
+            key="orphans",
+            subject=orphans[0],
+            location=self._orphan_location,
+            message=ORPHANS.format(count=len(orphans), names=names, hidden=hidden),
+            fix=ORPHANS_FIX,
+            evidence={
+                "parameters in no optimizer": names,
+                "values never updated": f"{sum(p.numel() for p in orphans):,}",
+                "optimizers": ", ".join(describe(s) for s in self._tracker.optimizers()),
+            },
+        )

@@ -1,0 +1,124 @@
+"""What the rules of the gradients family share: the recent module calls, the parameters met
+in loss graphs, and the bookkeeping of each optimizer's gradients (``_params``)."""
+
+from __future__ import annotations
+
+import collections
+import weakref
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..._findings import Location
+from .._base import Check
+from .._params import ParamTracker
+from .common import parameter_names, shape_text
+
+# How many module calls to remember (weakly) for naming the first non-finite value.
+FORWARD_MEMORY = 2048
+LOSS_MEMORY = 200
+ROOT_MEMORY = 32  # outermost models remembered (weakly) for naming parameters
+
+
+class Leaf:
+    """A parameter met in a loss graph, remembered until it is judged."""
+
+    __slots__ = ("frozen", "ref", "steps_seen", "version")
+
+    def __init__(self, param: nn.Parameter, steps_seen: int) -> None:
+        self.ref = weakref.ref(param)
+        self.version = param._version
+        self.steps_seen = steps_seen
+        # Whether its module was in eval mode while training went on (None: not yet seen).
+        self.frozen: bool | None = None
+
+
+class GradientState(Check):
+    """The state of one watch's gradient checks, and the module calls they remember.
+
+    Each finding code of the family is a rule (a mixin in the module named after the code)
+    over this state; ``GradientChecks`` routes the events to them.
+    """
+
+    def __init__(self, watch: Any) -> None:
+        super().__init__(watch)
+        self._tracker = ParamTracker(on_error=self.failed)  # a hook's own error
+        self._forwards: collections.deque[tuple[Any, Any, Any, bool]] = collections.deque(
+            maxlen=FORWARD_MEMORY
+        )
+        self._losses: collections.deque[float] = collections.deque(maxlen=LOSS_MEMORY)
+        self._backwards = 0
+        self._steps = 0  # optimizer steps of every optimizer together
+        self._leaves: dict[int, Leaf] = {}
+        self._undecided: list[int] = []
+        self._suspects: list[Leaf] = []
+        self._orphan_location: Location | None = None
+        self._orphans_reported = False
+        self._no_graph_seen = False
+        self._non_finite: dict[str, Any] | None = None
+        self._lr_unknown = False
+        self._touched_before_step = False
+        self._roots: dict[int, weakref.ref[nn.Module]] = {}  # outermost models called
+        # The parameters the latest backward() reached, when its graph was walked.
+        self._last_graph: set[int] | None = None
+        self._stale_steps: dict[int, tuple[int, list[float], str]] = {}
+        self._first_norm: dict[int, float] = {}
+
+    def close(self) -> None:
+        self._tracker.close()
+
+    # -- events -------------------------------------------------------------------------------
+    def on_module_forward(self, module: Any, args: Any, output: Any) -> None:
+        # Weak references only, read back when a loss turns out non-finite or has no graph.
+        # Inputs are kept when they need no gradient: the batch itself, while training (a NaN
+        # in the data is then named as such); every other input is an earlier output.
+        first = args[0] if args else None
+        inp = None
+        if isinstance(first, torch.Tensor) and not first.requires_grad:
+            inp = weakref.ref(first)
+        if not isinstance(output, torch.Tensor):
+            if isinstance(output, (tuple, list)) and output and isinstance(output[0], torch.Tensor):
+                output = output[0]
+            else:
+                self._forwards.append((weakref.ref(module), inp, None, False))
+                return
+        self._forwards.append((weakref.ref(module), inp, weakref.ref(output), output.requires_grad))
+
+    def on_root_forward(self, module: Any, args: Any, output: Any) -> None:
+        roots = self._roots
+        known = roots.get(id(module))
+        if known is None or known() is not module:
+            if len(roots) >= ROOT_MEMORY:
+                roots.pop(next(iter(roots)))
+            roots[id(module)] = weakref.ref(module)
+
+    def _param_names(self, params: list[nn.Parameter], limit: int = 4) -> str:
+        modules = [m for m, _, _ in self._live_forwards()]
+        # The outermost models seen, for parameters whose modules left the recent calls.
+        seen = {id(m) for m in modules}
+        modules += [
+            m for ref in self._roots.values() if (m := ref()) is not None and id(m) not in seen
+        ]
+        names = parameter_names(modules)
+        order = {key: i for i, key in enumerate(names)}  # the model's own order
+        params = sorted(params, key=lambda p: order.get(id(p), len(order)))
+        shown = [f"{names.get(id(p), 'unnamed parameter')} {shape_text(p)}" for p in params[:limit]]
+        more = f" and {len(params) - limit} more" if len(params) > limit else ""
+        return ", ".join(shown) + more
+
+    def _live_forwards(self) -> list[tuple[nn.Module, torch.Tensor | None, torch.Tensor | None]]:
+        """The modules still alive among those that ran lately, each with the input and output
+        of its latest call (None when gone), in the order those latest calls returned."""
+        latest: dict[int, tuple[nn.Module, torch.Tensor | None, torch.Tensor | None]] = {}
+        for module_ref, in_ref, out_ref, _ in self._forwards:
+            module = module_ref()
+            if module is None:
+                continue
+            latest.pop(id(module), None)
+            latest[id(module)] = (
+                module,
+                in_ref() if in_ref is not None else None,
+                out_ref() if out_ref is not None else None,
+            )
+        return list(latest.values())
