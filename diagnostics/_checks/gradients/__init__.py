@@ -51,6 +51,10 @@ class GradientChecks(
     family = "gradients"
 
     def on_backward(self, tensors: Any) -> None:
+        interval = self._hand.at_backward()
+        if interval is not None and interval.updated:
+            self._judge_hand_accumulation(interval)
+            self._judge_hand_cleared(interval)
         self._backwards += 1
         self._tracker.backwards += 1
         n = self._backwards
@@ -71,6 +75,8 @@ class GradientChecks(
             self._collect_leaves(graphs)
 
     def on_step_pre(self, optimizer: Any) -> None:
+        if not self._hand.closed:
+            self._hand.close()  # an optimizer steps: judged at its steps from now on
         state = self._tracker.optimizer(optimizer)
         self._complete_learning_rate(state)
         if state.steps == 0 and state.serial not in self._first_norm:
@@ -104,6 +110,8 @@ class GradientChecks(
         self._steps += 1
         if self._undecided:
             self._decide_leaves()
+        if self._suspects:
+            self._drop_suspects_updated_by_hand()
         never = (
             state.steps >= NEVER_AFTER
             and not state.got_grad
@@ -116,7 +124,7 @@ class GradientChecks(
 
     def finish(self) -> None:
         if self._suspects and not self._orphans_reported:
-            orphans = self._orphans(self._suspects)
+            orphans = self._orphans(self._suspects, versions=False)
             if orphans:
                 self._report_orphans(orphans)
         self._forwards.clear()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from .._hand_updates import Interval
 from .._params import OptimizerState
-from .common import describe
+from .common import describe, fmt
 from .state import GradientState
 
 GRADS_CLEARED = (
@@ -18,6 +19,21 @@ GRADS_CLEARED_FIX = (
     "Clear gradients before loss.backward() (or after optimizer.step()), never between "
     "backward() and step(): the order is zero_grad(), backward(), step()."
 )
+
+
+GRADS_CLEARED_BY_HAND = (
+    "The update written by hand before backward() call #{backward} changed no parameter: "
+    "backward() had left gradients (norm {norm} on {param}), but they were cleared (zeroed or "
+    "set to None) before the update read them, so it moved every parameter by zero. {count} "
+    "updates in a row did nothing: the model does not train."
+)
+
+GRADS_CLEARED_BY_HAND_FIX = (
+    "Clear the gradients after the update (or before loss.backward()), never between "
+    "backward() and the update: backward(), update each p from p.grad, then p.grad = None."
+)
+
+_BY_HAND_AFTER = 2  # updates by hand in a row that moved nothing before a report
 
 
 class GradsClearedBeforeStep(GradientState):
@@ -60,5 +76,34 @@ class GradsClearedBeforeStep(GradientState):
                 "step": str(state.steps + 1),
                 "gradients cleared": f"{len(cleared)} tensors ({none} None, "
                 f"{len(cleared) - none} all zero)",
+            },
+        )
+
+    def _judge_hand_cleared(self, interval: Interval) -> None:
+        """An update by hand happened in place before this backward(): did it move anything?"""
+        if not interval.moved_nothing:
+            self._hand_moved_nothing = 0
+            return
+        self._hand_moved_nothing += 1
+        if self._hand_moved_nothing != _BY_HAND_AFTER:
+            return
+        sentinel = self._hand.sentinel
+        param = self._param_names([sentinel], limit=1) if sentinel is not None else "a parameter"
+        self.emit(
+            "grads-cleared-before-step",
+            key=("grads-cleared-before-step", "by hand"),
+            subject=sentinel,
+            message=GRADS_CLEARED_BY_HAND.format(
+                backward=interval.backward,
+                norm=fmt(interval.grad_norm),
+                param=param,
+                count=self._hand_moved_nothing,
+            ),
+            fix=GRADS_CLEARED_BY_HAND_FIX,
+            evidence={
+                "update": "written by hand (no optimizer)",
+                "parameter watched": param,
+                "its gradient after backward()": f"norm {fmt(interval.grad_norm)}",
+                "its values after the update": "unchanged (updated in place by zero)",
             },
         )

@@ -68,6 +68,8 @@ class ParamsNotUpdating(GradientState):
     def _collect_leaves(self, tensors: list[torch.Tensor]) -> None:
         params = graph_parameters(tensors)
         self._last_graph = {id(p) for p in params}
+        if not self._steps:
+            self._hand.follow(params)  # no optimizer yet: maybe the updates are by hand
         for param in params:
             if id(param) in self._leaves and self._leaves[id(param)].ref() is param:
                 continue
@@ -90,15 +92,26 @@ class ParamsNotUpdating(GradientState):
             if self._orphan_location is None:
                 self._orphan_location = user_location()
 
-    def _orphans(self, leaves: list[Leaf]) -> list[nn.Parameter]:
-        """The parameters among ``leaves`` that no optimizer holds and nothing changed."""
+    def _drop_suspects_updated_by_hand(self) -> None:
+        """At each step: a suspect that changed in place since it was judged is updated by
+        hand while training goes on, not forgotten. (A change after the last step is a
+        restore, best weights copied back: it does not clear a suspect.)"""
+        self._suspects = [
+            leaf
+            for leaf in self._suspects
+            if (param := leaf.ref()) is not None and param._version == leaf.version
+        ]
+
+    def _orphans(self, leaves: list[Leaf], *, versions: bool = True) -> list[nn.Parameter]:
+        """The parameters among ``leaves`` that no optimizer holds and nothing changed (with
+        ``versions`` False, changes are not looked at: they were, at every step)."""
         candidates = []
         optimized = self._tracker.optimized_ids()
         for leaf in leaves:
             param = leaf.ref()
             if param is None or not param.requires_grad or id(param) in optimized:
                 continue
-            if param._version != leaf.version:  # updated by hand (or by anything else)
+            if versions and param._version != leaf.version:  # updated by hand, or anything
                 continue
             candidates.append((leaf, param))
         if not candidates:

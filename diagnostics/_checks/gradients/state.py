@@ -12,6 +12,7 @@ from torch import nn
 
 from ..._findings import Location
 from .._base import Check
+from .._hand_updates import HandUpdates
 from .._params import ParamTracker
 from .common import parameter_names, shape_text
 
@@ -44,6 +45,10 @@ class GradientState(Check):
     def __init__(self, watch: Any) -> None:
         super().__init__(watch)
         self._tracker = ParamTracker(on_error=self.failed)  # a hook's own error
+        self._hand = HandUpdates(on_error=self.failed)  # updates by hand, while no optimizer
+        self._hand_stale = 0  # updates by hand in a row on gradients not cleared
+        self._hand_norms: list[float] = []  # the gradient norm each update by hand used
+        self._hand_moved_nothing = 0  # updates by hand in a row that moved nothing
         self._forwards: collections.deque[tuple[Any, Any, Any, bool]] = collections.deque(
             maxlen=FORWARD_MEMORY
         )
@@ -67,6 +72,7 @@ class GradientState(Check):
 
     def close(self) -> None:
         self._tracker.close()
+        self._hand.close()
 
     # -- events -------------------------------------------------------------------------------
     def on_module_forward(self, module: Any, args: Any, output: Any) -> None:

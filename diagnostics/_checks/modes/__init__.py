@@ -51,6 +51,7 @@ from torch.nn.utils.parametrize import ParametrizationList
 from ..._findings import Location
 from ..._location import display_path, is_user_frame
 from .._base import Check
+from .._hand_updates import HandUpdates
 from .layers import (
     Layer,
     custom_train_layers,
@@ -175,6 +176,10 @@ class ModeChecks(Check):
         self._eval_seen: set[int] = set()
         # root id -> (weak root, its custom mode-dependent layers, forwards until a new search)
         self._custom: dict[int, tuple[weakref.ref, list[weakref.ref], int]] = {}
+        self._hand = HandUpdates(on_error=self.failed)  # updates by hand, while no optimizer
+
+    def close(self) -> None:
+        self._hand.close()
 
     # -- root forwards (the engine keeps the stack of running modules) ------------------------
     def on_root_forward_pre(self, module: nn.Module, args: Any) -> None:
@@ -309,6 +314,7 @@ class ModeChecks(Check):
 
     # -- judgement -------------------------------------------------------------------------------
     def on_backward(self, tensors: Any) -> None:
+        self._hand.at_backward()
         self._eval_seen.clear()
         if any(isinstance(t, torch.Tensor) and t.grad_fn is None for t in tensors):
             # A backward on a loss without a graph: the forwards since the last backward were
@@ -321,8 +327,14 @@ class ModeChecks(Check):
         # by hand (or gradients accumulate); judge them without an optimizer to compare with.
         self._judge(None, self._backwards - 1)
         self._backwards += 1
+        if self._hand.updates >= 2 and self._trained_in_eval:
+            self._judge_trained_in_eval_by_hand()
+        if not self._hand.closed and self._hand.sentinel is None and self._records:
+            self._hand.follow(list(self._records[-1].root.parameters()))
 
     def on_step_pre(self, optimizer: Any) -> None:
+        if not self._hand.closed:
+            self._hand.close()  # an optimizer steps: judged at its steps from now on
         self._judge(optimizer, self._backwards)
         if self._trained_in_eval:
             self._judge_trained_in_eval(optimizer)
@@ -402,6 +414,21 @@ class ModeChecks(Check):
             layers = eval_mode_layers(root, ids)  # modes as they are now, while it trains
             if layers:
                 self._report_eval_in_training(root, record, optimizer, layers)
+
+    def _judge_trained_in_eval_by_hand(self) -> None:
+        """Updates by hand go on: did they train a model that a backward went through in eval
+        mode? Only the model whose parameter the updates were seen on is judged."""
+        sentinel = self._hand.sentinel
+        records = list(self._trained_in_eval.values())
+        self._trained_in_eval.clear()
+        for record in records:
+            root = record.root
+            params = [p for p in root.parameters() if p.requires_grad]
+            if sentinel is None or not any(p is sentinel for p in params):
+                continue
+            layers = eval_mode_layers(root, {id(p) for p in params})
+            if layers:
+                self._report_eval_in_training(root, record, None, layers)
 
     # -- reports -------------------------------------------------------------------------------
     def _report_train_in_eval(self, root: nn.Module, record: _Record, *, final: bool) -> None:
@@ -509,10 +536,17 @@ class ModeChecks(Check):
         key = ("eval-mode-in-training", id(root), record.frames[0])
         if key not in self._reported:
             name = _model_name(root)
+            if optimizer is None:
+                trainer, then = (
+                    "an update written by hand",
+                    f"{name}'s parameters were then updated by hand",
+                )
+            else:
+                trainer = type(optimizer).__name__
+                then = f"the optimizer then stepped {name}'s parameters"
             message = (
-                f"{name} is in eval mode while {type(optimizer).__name__} trains it: a "
-                f"backward pass went through this forward and the optimizer then stepped "
-                f"{name}'s parameters, but {join_names(layers)} "
+                f"{name} is in eval mode while {trainer} trains it: a "
+                f"backward pass went through this forward and {then}, but {join_names(layers)} "
                 f"{'are' if len(layers) != 1 else 'is'} in eval mode. Dropout does nothing "
                 f"and BatchNorm normalizes with its frozen running statistics instead of "
                 f"learning them; model.eval() was called (for validation) and model.train() "
@@ -521,7 +555,9 @@ class ModeChecks(Check):
             evidence = {
                 "model": f"{name} (eval mode)",
                 "layers in eval mode": join_names(layers),
-                "optimizer": type(optimizer).__name__,
+                "optimizer": "none (updated by hand)"
+                if optimizer is None
+                else type(optimizer).__name__,
             }
             if len(record.frames) > 1:
                 evidence["called from"] = _chain(record.frames[1:])
