@@ -123,6 +123,9 @@ class HandUpdates:
     def _note(self, param: torch.Tensor) -> None:
         """The post-accumulate-grad hook: backward() has just left ``param.grad``."""
         grad = param.grad
+        if grad is not None and (grad.is_sparse or unreal(grad)):
+            self.close()  # sparse gradients (an embedding's) are updated by optimizers only
+            return
         with torch.no_grad():
             norm = float(grad.norm()) if grad is not None else 0.0
         self._snapshot = _Snapshot(
