@@ -1,6 +1,6 @@
 """The course check: every kata under katas/ keeps the course contract (also run as a CI job).
 
-The contract itself lives in kata/_contract.py, the one implementation that ``kata validate``
+The contract itself lives in kata/authoring/contract.py, the one implementation that ``kata validate``
 uses too: for each kata and each seed in SEEDS, as shipped its own asserts fail (the diagnosis
 gate off), not through a typo, and diagnostics report exactly the codes its kata.toml
 declares; with --kata-solution its tests pass with no error or warning finding; its solution
@@ -22,11 +22,11 @@ from pathlib import Path
 import pytest
 
 from kata import load_meta
-from kata._atomic import locked, write_atomic
-from kata._contract import CourseCheck, check_course
-from kata._course import Course
-from kata._meta import kata_dirs
-from kata._scaffold import template_texts
+from kata.atomic import locked, write_atomic
+from kata.authoring.contract import CourseCheck, check_course
+from kata.authoring.scaffold import template_texts
+from kata.course.course import Course
+from kata.course.meta import kata_dirs
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = 3
