@@ -1,4 +1,4 @@
-"""Answers as people give them (kata/drill/answers.py) and interview key points (kata/drill/interview.py)."""
+"""Answers as people give them (kata/drill/answers.py), interview key points (kata/drill/)."""
 
 from __future__ import annotations
 

@@ -759,7 +759,8 @@ def test_a_process_whose_autograd_threads_started_still_gets_the_right_verdict(c
     # notice and run each kata in a subprocess. A fresh process, so no earlier test's backward
     # decides whether the threads start.
     done = subprocess.run(
-        [sys.executable, "-c", _AFTER_A_COMPILED_BACKWARD, str(course), str(course / "katas" / GROW)],
+        [sys.executable, "-c", _AFTER_A_COMPILED_BACKWARD, str(course),
+         str(course / "katas" / GROW)],
         capture_output=True, text=True, timeout=300, cwd=course,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]

@@ -1,9 +1,9 @@
 """``kata validate`` against a course of deliberately invalid katas (tests/data/invalid_course).
 
-Each kata there breaks the course contract in one way (kata/authoring/contract.py), and validate must
-reject it with the message that names that way; the one valid kata must pass. The course is
-validated once for the module (one seed, a time budget of 4 s that only 05_slow_train
-exceeds); the cheaper checks run on their own.
+Each kata there breaks the course contract in one way (kata/authoring/contract.py), and validate
+must reject it with the message that names that way; the one valid kata must pass. The course is
+validated once for the module (one seed, a time budget of 4 s that only 05_slow_train exceeds); the
+cheaper checks run on their own.
 """
 
 from __future__ import annotations

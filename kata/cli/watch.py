@@ -1,9 +1,9 @@
 """``kata watch``: re-run the current kata on every save, move on when it passes.
 
 Feedback has to feel instant, so this process imports torch, the diagnostics and pytest
-once and each run is a fork of it (see kata/running/runner.py): a save reaches its verdict in the time the
-kata's own tests take, plus a few tens of milliseconds, instead of paying a fresh interpreter
-and torch's import every time. benchmarks/watch_latency.py measures it.
+once and each run is a fork of it (see kata/running/runner.py): a save reaches its verdict in
+the time the kata's own tests take, plus a few tens of milliseconds, instead of paying a fresh
+interpreter and torch's import every time. benchmarks/watch_latency.py measures it.
 """
 
 from __future__ import annotations
