@@ -117,7 +117,8 @@ def test_the_katas_questions_have_key_points_their_model_answers_cover():
     from pathlib import Path
 
     from kata.course.meta import discover
-    from kata.drill.interview import KATA_POINTS, Question
+    from kata.drill.interview import Question
+    from kata.drill.kata_points import KATA_POINTS
 
     metas = {m.id: m for m in discover(Path(__file__).resolve().parent.parent)}
     assert set(KATA_POINTS) <= set(metas)  # no key points for a kata that is gone

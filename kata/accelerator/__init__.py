@@ -12,6 +12,10 @@ gets an accelerator: on a machine with a GPU, the GPU itself (nothing is patched
 simulated ``cuda:0`` that computes on the CPU but keeps its own device identity. Mixing it with
 CPU tensors raises torch's own error, word for word, and ``.numpy()`` needs ``.cpu()`` first,
 as on a GPU; a training run computes the same numbers as on the CPU. See docs/accelerator.md.
+
+The room: ``device`` (the simulated tensor and its moves), ``rules`` (which tensors may meet,
+in torch's words) and ``mode`` (where plain tensors are put on it, and torch.cuda). It imports
+nothing else of ``kata``; the katas and the plugin import it from here.
 """
 
 from __future__ import annotations

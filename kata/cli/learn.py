@@ -153,7 +153,7 @@ def run_check(args: argparse.Namespace, out: Console, err: Console) -> int:
         return 0
     check_timeout(args.timeout)
     out.rule(f"{meta.id}: {meta.title}")
-    runner = Runner(echo=_raw_writer(out))
+    runner = Runner(echo=raw_writer(out))
     blind = bool(getattr(args, "blind", False))
     result = run_kata(
         runner, course, meta, seed=args.seed, timeout=args.timeout, color=out, blind=blind
@@ -236,7 +236,7 @@ def _record_failing(course: Course, meta: KataMeta, out: Console) -> None:
         save_progress(progress, out)
 
 
-def _raw_writer(out: Console) -> Callable[[str], None]:
+def raw_writer(out: Console) -> Callable[[str], None]:
     """Pass pytest's output through as it is (it carries its own colours, if any)."""
 
     def write(text: str) -> None:

@@ -21,7 +21,7 @@ from kata.course.meta import META_FILE, TEST_FILE, KataMeta
 from kata.running.runner import Runner, RunResult
 from kata.running.verdict import TIMED_OUT, judge
 
-from .learn import _raw_writer, check_timeout, kata_or_first_unsolved, load_progress, run_kata
+from .learn import check_timeout, kata_or_first_unsolved, load_progress, raw_writer, run_kata
 
 STOPPED = "Stopped watching. Your files are saved as they are; 'kata watch' picks up from here."
 # Yield changes once the files have been quiet this long: an editor's save is one burst of
@@ -38,7 +38,7 @@ def run_watch(args: argparse.Namespace, out: Console, err: Console) -> int:
         out.print("Every kata is solved. Well done! Try 'kata drill' for interview practice.")
         return 0
     check_timeout(args.timeout)
-    runner = Runner(echo=_raw_writer(out))
+    runner = Runner(echo=raw_writer(out))
     with out.status("Starting: importing torch once, so that every run starts warm..."):
         runner.warm()
     while meta is not None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from .answers import matches, words
 
-__all__ = ["QUESTIONS", "KeyPoint", "Question", "covered"]
+__all__ = ["QUESTIONS", "KeyPoint", "Question", "covered", "point"]
 
 
 @dataclass(frozen=True)
@@ -53,35 +53,36 @@ def _q(id: str, day: int, topic: str, text: str, answer: str, *points: KeyPoint)
     return Question(id, day, topic, text, " ".join(answer.split()), points)
 
 
-def _p(label: str, *phrasings: str) -> KeyPoint:
+def point(label: str, *phrasings: str) -> KeyPoint:
+    """A key point and the phrasings that cover it."""
     return KeyPoint(label, phrasings)
 
 
-_SHAPE_DEVICE = _p(
+_SHAPE_DEVICE = point(
     "parameters, gradients and optimizer state share the parameters' shape and device",
     "shape* + device*",
     "same + shape*|device*",
     "state + per param*|each param*|every param*",
 )
 _COMMON_BUG = (
-    _p(
+    point(
         "gradients: forgetting zero_grad() accumulates them across batches",
         "zero grad",
         "grad* + accumulat*|pile*|add up|sum*",
         "grad* + not|never + clear*|zero*|reset*",
     ),
-    _p(
+    point(
         "shapes: batch or channel dimensions that do not match (or silently broadcast)",
         "shape*",
         "dimension*|dims|channel*|broadcast*",
     ),
-    _p(
+    point(
         "devices: the model on the GPU and a batch left on the CPU (or the reverse)",
         "device*",
         "cpu + gpu|cuda|accelerator",
         "to device|to cuda",
     ),
-    _p(
+    point(
         "how to find it: read the error, check .shape/.device, run a small batch",
         "print*|check*|assert*|inspect*|debug* + shape*|device*|grad*",
         "small|single|one + batch",
@@ -104,26 +105,26 @@ QUESTIONS: tuple[Question, ...] = (
         model.parameters() and call zero_grad(), backward(), step() each batch. Its state
         (momentum buffers, Adam's moments) has each parameter's shape and lives on its device,
         so move the model to the device before creating the optimizer.""",
-        _p(
+        point(
             "updates the parameters from their gradients",
             "updat*|adjust*|chang* + param*|weight*",
             "param*|weight* + gradient*|grad",
             "minimi* + loss",
         ),
-        _p(
+        point(
             "SGD: a step along the negative gradient; Adam: adaptive per-parameter steps",
             "sgd|adam",
             "negative|opposite + gradient",
             "adaptive|per param*",
         ),
-        _p(
+        point(
             "the loop: zero_grad(), backward(), step()",
             "zero grad",
             "backward + step",
             "step",
         ),
         _SHAPE_DEVICE,
-        _p(
+        point(
             "build it after moving the model to the device",
             "to device|to cuda|move* + before|first|then|after",
             "model parameters",
@@ -152,24 +153,24 @@ QUESTIONS: tuple[Question, ...] = (
         them by (1 - beta1^t) and (1 - beta2^t); the correction matters in the early steps
         and fades as t grows, since beta^t goes to zero. Without it the very first updates
         would be badly scaled.""",
-        _p(
+        point(
             "the moment estimates start at zero",
             "start* + zero|0",
             "initiali* + zero|0",
             "m0|v0",
         ),
-        _p(
+        point(
             "so the early estimates are biased toward zero (too small)",
             "bias* + zero|small|low|toward*|towards",
             "underestimat*|too small",
         ),
-        _p(
+        point(
             "divide by 1 - beta^t",
             "1 beta*|one minus beta*",
             "divid* + beta*",
             "beta* + power|t",
         ),
-        _p(
+        point(
             "it matters in the first steps and fades as t grows",
             "early|first|initial|start* + step*|iteration*|update*",
             "fade*|vanish*|disappear*|negligible|goes away|approach*",
@@ -185,21 +186,21 @@ QUESTIONS: tuple[Question, ...] = (
         p -= lr * v with mu around 0.9. Directions that agree from batch to batch build up
         speed, while oscillating ones (across a narrow ravine) cancel out, so it converges
         faster and is less noisy; Nesterov evaluates the gradient at the look-ahead point.""",
-        _p(
+        point(
             "a running average (velocity) of past gradients",
             "velocity",
             "average|accumulat*|sum* + past|previous|gradient*",
             "exponential*",
         ),
-        _p(
+        point(
             "the step follows that velocity, with a factor like 0.9",
             "0 9|beta|mu|coefficient|factor",
         ),
-        _p(
+        point(
             "it speeds up along consistent directions",
             "speed*|accelerat*|faster|build* up|consistent",
         ),
-        _p(
+        point(
             "it damps oscillations and noise",
             "oscillat*|zig*|noise|noisy|damp*|smooth*|ravine*",
         ),
@@ -215,25 +216,25 @@ QUESTIONS: tuple[Question, ...] = (
         buffers per parameter (more memory). SGD with momentum needs more tuning of the
         learning rate and a schedule, but often generalizes better, which is why it is still
         the baseline for vision (ResNets).""",
-        _p(
+        point(
             "Adam adapts the step per parameter",
             "adapt*|per param*|each param*",
         ),
-        _p(
+        point(
             "Adam converges fast and needs less learning-rate tuning",
             "fast*|quick*|converg*",
             "less|little|robust|forgiving + tun*|lr|learning rate",
             "default",
         ),
-        _p(
+        point(
             "SGD with momentum often generalizes better",
             "generali*|test accuracy|better final",
         ),
-        _p(
+        point(
             "SGD needs more tuning and a schedule",
             "sgd + tun*|schedul*|learning rate|lr",
         ),
-        _p(
+        point(
             "Adam's memory cost: two extra buffers per parameter",
             "memory|buffer*|state",
         ),
@@ -248,20 +249,20 @@ QUESTIONS: tuple[Question, ...] = (
         gradients are large and Adam's variance estimates are noisy, so a full learning rate
         can diverge; warmup keeps those first updates small. It is then followed by a decay
         (cosine, linear); OneCycleLR and LinearLR in PyTorch do it, stepped every batch.""",
-        _p(
+        point(
             "start with a small learning rate and increase it",
             "small|low|tiny|zero + lr|learning rate|start*",
             "increas*|ramp*|rais*|grow*|linear*",
         ),
-        _p(
+        point(
             "over the first steps or epochs",
             "first|early|initial|beginning + step*|epoch*|iteration*|training",
         ),
-        _p(
+        point(
             "early updates are unstable: large gradients, noisy statistics, divergence",
             "unstabl*|instab*|diverg*|explod*|large grad*|noisy|stabili*",
         ),
-        _p(
+        point(
             "followed by a decay; OneCycleLR / LinearLR stepped per batch",
             "decay*|cosine|onecycle*|one cycle|linearlr|lambdalr",
             "then + decreas*",
@@ -278,22 +279,22 @@ QUESTIONS: tuple[Question, ...] = (
         it shrinks the weights directly, w -= lr * lambda * w, apart from the adaptive step,
         so every weight decays at the same rate. For SGD the two are equivalent; for Adam
         they are not, and AdamW generalizes better.""",
-        _p(
+        point(
             "Adam's weight_decay adds an L2 term to the gradient",
             "l2 + grad*|loss|penalt*",
             "add* + gradient|grad",
         ),
-        _p(
+        point(
             "which Adam's adaptive scaling then rescales (coupled)",
             "coupl*",
             "adaptive|denominator|scal*|divid*|second moment|variance",
         ),
-        _p(
+        point(
             "AdamW decouples the decay and shrinks the weights directly",
             "decoupl*",
             "direct*|separate*|apart + weight*|decay*|shrink*|param*",
         ),
-        _p(
+        point(
             "equivalent for SGD, not for Adam",
             "sgd + same|equivalent|identical",
         ),
@@ -309,27 +310,27 @@ QUESTIONS: tuple[Question, ...] = (
         model.parameters(), max_norm=1.0) scales them so their total norm is at most
         max_norm, keeping the direction; clip_grad_value_ clamps each element. It goes after
         backward() and before step(); with AMP, unscale the gradients first.""",
-        _p(
+        point(
             "symptoms: loss spikes or becomes NaN/inf, the gradient norm blows up",
             "nan|inf|infinite|spike*|jump*",
             "grad* norm|norm* + grow*|larg*|huge|explod*",
         ),
-        _p(
+        point(
             "clipping rescales the gradients to a maximum norm",
             "clip* + norm|threshold|max*|rescal*|scal*",
             "clip grad norm",
         ),
-        _p(
+        point(
             "it keeps the direction (norm clipping) or clamps values",
             "direction",
             "clamp*|clip grad value|value",
         ),
-        _p(
+        point(
             "after backward() and before optimizer.step()",
             "after + backward",
             "before + step",
         ),
-        _p(
+        point(
             "the causes: learning rate too high, depth / recurrence",
             "lr|learning rate + high|large|big|lower|reduce*",
             "deep|depth|recurren*|rnn|lstm",
@@ -349,26 +350,26 @@ QUESTIONS: tuple[Question, ...] = (
         around evaluation. Dropout keeps the input's shape; BatchNorm2d needs (N, C, H, W)
         with C its num_features, and its running statistics are buffers that move with
         model.to(device).""",
-        _p(
+        point(
             "it reduces overfitting / improves generalization",
             "overfit*",
             "generali*|unseen|validation",
         ),
-        _p(
+        point(
             "the tools: weight decay, dropout, BatchNorm, early stopping, augmentation",
             "dropout|weight decay|l2|batchnorm|batch norm|early stop*|augment*",
         ),
-        _p(
+        point(
             "train() and eval() switch dropout and BatchNorm",
             "train + eval",
             "eval mode|training mode",
         ),
-        _p(
+        point(
             "shapes: dropout keeps the shape, BatchNorm2d wants (N, C, H, W) with C features",
             "shape*",
             "channel*|num features|n c h w",
         ),
-        _p(
+        point(
             "devices: running statistics are buffers that move with model.to(device)",
             "device*",
             "buffer*|to device|cuda|gpu",
@@ -386,7 +387,7 @@ QUESTIONS: tuple[Question, ...] = (
         without dropout and with frozen statistics. Check model.training at the loop's start
         and during evaluation, and compare validation results with a second run.""",
         *_COMMON_BUG[:3],
-        _p(
+        point(
             "modes: forgetting model.eval() for validation or model.train() afterwards",
             "model eval|eval mode|model train|train mode",
             "eval + train",
@@ -402,19 +403,19 @@ QUESTIONS: tuple[Question, ...] = (
         activation is the same as without dropout. In eval mode dropout does nothing, so the
         next layer sees activations of the same scale at test time and no rescaling is needed
         then. Without the scaling the eval activations would be 1/(1-p) times too large.""",
-        _p(
+        point(
             "each activation is zeroed with probability p in training",
             "zero*|drop*|mask* + probabilit*|p|random*",
         ),
-        _p(
+        point(
             "the kept ones are scaled by 1/(1-p) (inverted dropout)",
             "1 1 p|1 p|scal*|inverted|divid*",
         ),
-        _p(
+        point(
             "so the expected activation is unchanged",
             "expect*|mean|average|same scale|magnitude",
         ),
-        _p(
+        point(
             "in eval mode dropout is the identity: no masking, no scaling",
             "eval* + nothing|identity|off|disabled|no|does not|inactive|turned off",
         ),
@@ -431,25 +432,25 @@ QUESTIONS: tuple[Question, ...] = (
         a prediction does not depend on the other samples in the batch (a batch of one
         works). Forgetting eval() makes validation use batch statistics and overwrite the
         running ones with validation data; tiny batches make the statistics noisy.""",
-        _p(
+        point(
             "in training it uses the batch's mean and variance",
             "batch + mean|variance|statistic*|stats",
         ),
-        _p(
+        point(
             "and updates running estimates (a moving average, momentum)",
             "running + mean|variance|statistic*|stat*|estimat*|average",
             "moving average|momentum|ema",
         ),
-        _p(
+        point(
             "in eval mode it uses the running statistics",
             "eval* + running|stored|saved|fixed|learned",
         ),
-        _p(
+        point(
             "so eval predictions do not depend on the batch (a batch of one works)",
             "independent|not depend*|depend* + batch",
             "one sample|batch of one|single sample|batch size 1|deterministic",
         ),
-        _p(
+        point(
             "forgetting eval() leaks validation data into the statistics",
             "leak*|overwrit*|validation + updat*|statistic*|running",
         ),
@@ -464,26 +465,26 @@ QUESTIONS: tuple[Question, ...] = (
         default in CNNs. LayerNorm normalizes each sample over its own features, so it does
         not depend on the batch, behaves the same in train and eval, and works with batch
         size 1 and variable-length sequences: the default in transformers and RNNs.""",
-        _p(
+        point(
             "BatchNorm normalizes over the batch (per channel)",
             "batchnorm|batch norm|bn + across|over|per + batch|channel*",
         ),
-        _p(
+        point(
             "LayerNorm normalizes each sample over its features",
             "layernorm|layer norm|ln + sample|feature*|example|token|each",
             "per sample|each sample|per example|per token",
         ),
-        _p(
+        point(
             "BatchNorm depends on the batch size and keeps running statistics",
             "batch size|small batch*",
             "running + stat*|mean",
         ),
-        _p(
+        point(
             "LayerNorm acts the same in train and eval",
             "same + train*|eval*",
             "no running|independent of + batch",
         ),
-        _p(
+        point(
             "CNNs use BatchNorm; transformers and RNNs use LayerNorm",
             "cnn*|convolution*|vision|image*",
             "transformer*|rnn*|sequence*|nlp|language",
@@ -499,285 +500,24 @@ QUESTIONS: tuple[Question, ...] = (
         trained past its best point, so keep a copy of the best weights when the validation
         loss improves (copy.deepcopy(model.state_dict()), not a reference, which would
         follow the live parameters) and load it back at the end.""",
-        _p(
+        point(
             "monitor the validation loss, not the training loss",
             "validation|val|held out + loss|metric|accuracy",
         ),
-        _p(
+        point(
             "stop after `patience` epochs without improvement",
             "patience",
             "no|not|stop* + improv*",
         ),
-        _p(
+        point(
             "the last epoch is past the best one, so restore the best weights",
             "restor*|load* + best",
             "best + weight*|model|checkpoint|state",
         ),
-        _p(
+        point(
             "keep a real copy: deepcopy / clone the state dict, not a reference",
             "deepcopy|deep copy|clone|copy",
             "reference|alias*",
         ),
     ),
 )
-
-
-# -- the katas' own questions ---------------------------------------------------------------------
-# Key points for the [interview] question of each kata (kata.toml), by kata id. A kata listed
-# here is scored like the questions above; one that is not is graded by the learner (y/n).
-KATA_POINTS: dict[str, tuple[KeyPoint, ...]] = {
-    "day11/01_gradients_pile_up": (
-        _p("backward() adds to .grad, it does not overwrite it", "accumulat*|add*|sum*|pile*"),
-        _p(
-            "forgetting it makes each step use the sum of past gradients: steps grow, diverge",
-            "grow*|larger|bigger|diverg*|oscillat*|explod*|unstable|sum of",
-        ),
-        _p("call zero_grad() once per step, before backward()", "before + backward|step"),
-    ),
-    "day11/02_grads_cleared_before_step": (
-        _p("zero_grad(), then backward(), then step()", "zero grad + backward + step"),
-        _p("backward() fills .grad; step() uses it", "fill*|comput*|writ*|us* + grad*"),
-        _p(
-            "clearing between them throws the gradients away: nothing trains, no error",
-            "nothing train*|no update*|not train|skip*|throw*|no error|silent*|wasted|lost",
-        ),
-    ),
-    "day11/03_scheduler_before_optimizer": (
-        _p("after optimizer.step()", "after + optimizer|step"),
-        _p("once per epoch for an epoch scheduler", "epoch"),
-        _p(
-            "called first it skips its first value: each epoch uses the next epoch's rate",
-            "skip*|next|wrong + rate|lr|value|epoch",
-            "warn*",
-        ),
-    ),
-    "day11/04_scheduler_per_batch": (
-        _p("StepLR counts step() calls, not epochs", "count*|calls|every 30"),
-        _p("stepped per batch, it decays 30 times too often", "batch*|iteration*"),
-        _p(
-            "epoch schedulers once per epoch; OneCycleLR and the like per batch",
-            "once per epoch|per epoch|each epoch|every epoch",
-            "onecycle*|one cycle",
-        ),
-    ),
-    "day11/05_optimizer_over_a_copy": (
-        _p(
-            "the optimizer holds references to the original parameter tensors",
-            "reference*|original|other|old|different + param*|tensor*|model",
-        ),
-        _p(
-            "so step() updates parameters without gradients: nothing changes, no error",
-            "nothing chang*|no update*|not updat*|flat|no weight chang*|no error|silent*",
-        ),
-        _p(
-            "build it after the model is final; check a parameter changed",
-            "after|final|build + optimizer",
-            "check*|compar*|verify + param*|weight*|chang*",
-        ),
-    ),
-    "day11/06_loss_goes_nan": (
-        _p("first the learning rate: too large, lower it", "learning rate|lr|rate"),
-        _p(
-            "then the loss: log(0), division by zero, exp overflow; and the inputs",
-            "log|exp*|divi*|overflow*|input*|data",
-        ),
-        _p(
-            "find the first bad step: isfinite, detect_anomaly",
-            "isfinite|isnan|detect anomaly|anomaly|check* + nan|finite|each step",
-        ),
-    ),
-    "day11/07_adam_weight_decay": (
-        _p("Adam's weight_decay is L2 added to the gradient", "l2|gradient|grad"),
-        _p(
-            "scaled by the adaptive denominator: large-gradient weights barely decay",
-            "adaptive|denominator|scal*|divid*|coupl*|barely",
-        ),
-        _p("AdamW decouples it: w -= lr * wd * w", "decoupl*|separate*|direct*|adamw"),
-    ),
-    "day11/08_batches_on_cpu": (
-        _p("all tensors of an op must be on one device", "same device|one device|device*"),
-        _p(
-            "the DataLoader yields CPU tensors: validation loop forgot .to(device)",
-            "validat*|eval*|dataloader|loader|cpu",
-        ),
-        _p(
-            "move each batch with x = x.to(device), device read from the model",
-            "to device|to cuda|move*|parameters device",
-        ),
-    ),
-    "day11/09_loss_broadcast": (
-        _p("prediction (N, 1) and target (N,) differ in shape", "shape*|n 1|dimension*"),
-        _p(
-            "they broadcast to (N, N): the model learns the mean",
-            "broadcast*|n n|every pair|mean|average",
-        ),
-        _p(
-            "make the shapes match (squeeze / unsqueeze) and assert it",
-            "squeeze*|unsqueeze*|match|assert|view|reshape|flatten",
-        ),
-    ),
-    "day11/10_training_under_no_grad": (
-        _p("no", "no|wrong|not"),
-        _p(
-            "the graph was cut: no_grad, inference_mode, detach, item, numpy",
-            "no grad|inference mode|detach*|item|numpy|graph",
-        ),
-        _p(
-            "requires_grad on the loss only silences it: no parameter gets a gradient",
-            "silenc*|hides|no param*|nothing|does nothing|no gradient*|not reach|stops",
-        ),
-    ),
-    "day11/11_tensor_created_in_forward": (
-        _p(
-            "to() moves parameters and buffers, not tensors created in forward()",
-            "parameters|buffer*|regist*",
-        ),
-        _p(
-            "a new tensor goes to the default device, the CPU",
-            "default|cpu|created|new tensor|torch zeros|torch randn",
-        ),
-        _p(
-            "create it from the input (zeros_like, device=x.device) or register a buffer",
-            "like|x device|device x|new zeros|register buffer|register*",
-        ),
-    ),
-    "day11/12_metrics_to_numpy": (
-        _p("NumPy needs host memory; a GPU tensor is on the device", "host|cpu|memory|device"),
-        _p("copy with .cpu() (and .detach())", "cpu"),
-        _p(
-            "keep metrics on the device and copy once; .item() for a number",
-            "item|once|per epoch|sync*|on the device",
-        ),
-    ),
-    "day11/13_model_left_on_cpu": (
-        _p("not for plain model.to(device)", "no|not|doesnt|does not"),
-        _p("to() moves parameters in place: the optimizer's tensors move", "in place|same|data"),
-        _p(
-            "optimizer state (moments, a checkpoint) is not moved: load it after moving",
-            "state|moment*|checkpoint|load*",
-        ),
-    ),
-    "day12/01_dropout_in_validation": (
-        _p("the model is still in training mode: dropout is on", "train* mode|dropout"),
-        _p("the score is noisy / random and too low", "nois*|random*|vary|varies|low|chang*"),
-        _p("call model.eval() before evaluating", "model eval|eval"),
-    ),
-    "day12/02_train_mode_never_restored": (
-        _p(
-            "they set the training flag of every submodule",
-            "flag|training attribute|submodule*|self training",
-        ),
-        _p(
-            "dropout and BatchNorm change behaviour (masks / batch vs running statistics)",
-            "dropout + batchnorm|batch norm|bn",
-        ),
-        _p(
-            "they do not touch gradients, parameters, shapes or devices",
-            "not + grad*|gradient*|no grad|param*|shape*|device*",
-        ),
-    ),
-    "day12/03_batchnorm_learns_validation_data": (
-        _p("yes", "yes|can"),
-        _p(
-            "BatchNorm in training mode updates its running statistics at every forward",
-            "running|statistic*|stats|buffer*",
-        ),
-        _p("no_grad does not stop it: use model.eval()", "model eval|eval"),
-    ),
-    "day12/04_functional_dropout_ignores_eval": (
-        _p("no", "no|not"),
-        _p(
-            "F.dropout has training=True by default and ignores model.eval()",
-            "ignor*|training true|default|no module",
-        ),
-        _p(
-            "pass training=self.training or use nn.Dropout",
-            "self training|nn dropout|module",
-        ),
-    ),
-    "day12/05_best_weights_alias": (
-        _p(
-            "copy them: deepcopy the state dict or clone each tensor",
-            "deepcopy|deep copy|clone|copy",
-        ),
-        _p(
-            "state_dict() shares storage with the live parameters",
-            "share*|reference*|alias*|same storage|live|view*",
-        ),
-        _p("restore with load_state_dict", "load state dict|restor*|load"),
-    ),
-    "day12/06_early_stopping_on_training_loss": (
-        _p("the validation loss or metric", "validation|val|held out"),
-        _p(
-            "the training loss keeps falling: it never shows overfitting",
-            "overfit*|keeps + decreas*|falling|going down|dropping",
-            "never + stop*|rise*|increase*",
-        ),
-        _p("patience, and restore the best weights", "patience|best + weight*|epoch|model"),
-    ),
-    "day12/07_channels_last_images": (
-        _p("the batch is channels-last (N, H, W, C)", "channels last|n h w c|last"),
-        _p("Conv2d expects (N, C, H, W)", "n c h w|channels first|dimension 1|first"),
-        _p(
-            "permute, not reshape / view",
-            "permute*|transpose|totensor",
-        ),
-    ),
-    "day12/08_batch_of_one": (
-        _p(
-            "the last batch has one sample (the data set size leaves a remainder of 1)",
-            "last batch|remainder|one sample|single sample|batch of one|size 1",
-        ),
-        _p(
-            "BatchNorm in training mode cannot compute a variance from one value",
-            "variance|statistic*|one value|single value",
-        ),
-        _p("drop_last=True, or a batch size that divides the data", "drop last|divid*|batch size"),
-    ),
-    "day12/09_softmax_before_cross_entropy": (
-        _p("no", "no|not|shouldnt|should not"),
-        _p(
-            "CrossEntropyLoss expects logits and applies log_softmax itself",
-            "logit*|log softmax|internal*|itself|already",
-        ),
-        _p(
-            "softmax twice caps the loss and shrinks the gradients",
-            "twice|double|shrink*|small* + grad*|vanish*|cap*|flat*|slow*",
-        ),
-    ),
-    "day12/10_batchnorm1d_in_a_cnn": (
-        _p(
-            "per channel, over the batch and all H x W positions",
-            "per channel|each channel|channel*",
-            "batch + spatial|position*|h w|h x w|height",
-        ),
-        _p("num_features = C, the previous conv's out_channels", "out channels|c|channels"),
-        _p(
-            "BatchNorm1d is for (N, C) or (N, C, L) and rejects 4-D input",
-            "batchnorm1d|1d|n c l|4 d|4d",
-        ),
-    ),
-    "day12/11_evaluation_builds_graphs": (
-        _p("no", "no|not"),
-        _p("eval() only switches dropout / BatchNorm", "dropout|batchnorm|batch norm|layers"),
-        _p(
-            "no_grad stops graph recording: saves memory and time",
-            "graph*|memory|autograd|activation*|faster|time",
-        ),
-    ),
-    "day12/12_dropout_without_rescaling": (
-        _p(
-            "zeroing with probability p lowers the expected value to (1 - p)",
-            "expect*|mean|average|1 p",
-        ),
-        _p(
-            "scaling by 1/(1-p) keeps the expectation, so eval is the identity",
-            "identity|eval* + nothing|same|unchanged|no scal*",
-            "inverted",
-        ),
-        _p(
-            "without it, activations at evaluation would be larger than in training",
-            "larger|bigger|scale|mismatch|differ*",
-        ),
-    ),
-}

@@ -30,7 +30,8 @@ from kata.faults.breaking import OPERATORS, BreakError, break_source
 from kata.faults.source import first_changed_line
 
 from .answers import NOTHING
-from .interview import KATA_POINTS, QUESTIONS, Question
+from .interview import QUESTIONS, Question
+from .kata_points import KATA_POINTS
 
 CORRECT_DIR = Path(__file__).parent / "correct_loops"
 NOTHING_TOPIC = "correct loops"
