@@ -17,6 +17,19 @@ from typing import Any
 
 from .atomic import write_atomic
 
+__all__ = [
+    "DAY",
+    "FINDINGS",
+    "ID",
+    "MESSAGE",
+    "PROBLEM",
+    "ROOT",
+    "TIMED_OUT",
+    "TITLE",
+    "Results",
+    "write_json",
+]
+
 REPORT_FORMAT = "torch-katas kata report"
 REPORT_VERSION = 1
 

@@ -23,6 +23,21 @@ from torch.utils._mode_utils import no_dispatch
 
 from . import rules
 
+__all__ = [
+    "DEVICE",
+    "SimulatedTensor",
+    "UnsupportedOperation",
+    "become",
+    "check_device",
+    "compatible_for_data",
+    "is_accelerator",
+    "is_simulated",
+    "simulate",
+    "tensor_to",
+    "to_accelerator",
+    "wrap",
+]
+
 # pytest and the diagnostics leave frames of modules marked so out of the tracebacks they show.
 __tracebackhide__ = True
 

@@ -45,6 +45,8 @@ from .device import (
     wrap,
 )
 
+__all__ = ["modes", "patch_torch"]
+
 __tracebackhide__ = True
 
 _CPU = torch.device("cpu")

@@ -29,6 +29,8 @@ from typing import Any
 
 import torch
 
+__all__ = ["RUN_COMPOSITE", "device_problem", "legacy_type_name", "op_name", "rnn_problem"]
+
 __tracebackhide__ = True
 
 RUN_COMPOSITE = object()  # the op is built from others: let those check

@@ -14,6 +14,8 @@ from kata.course import shipped as _shipped
 from kata.course.course import CommandError, Course
 from kata.course.meta import META_FILE, TEST_FILE, load
 
+__all__ = ["scaffold", "template_texts"]
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10

@@ -21,6 +21,8 @@ from kata.course.course import CommandError, Course
 from kata.course.meta import META_FILE, TEST_FILE, KataMeta, KataMetaError
 from kata.faults.breaking import OPERATORS, break_source
 
+__all__ = ["run_break", "run_new", "run_ship", "run_validate"]
+
 _DAY_ARG = re.compile(r"(?:day)?(\d{1,2})")
 
 

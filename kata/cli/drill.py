@@ -47,6 +47,8 @@ from kata.report import write_json
 
 from .learn import load_progress
 
+__all__ = ["DETAILS", "HISTORY_FILE", "TIME_LIMIT", "WARN_BEFORE", "run_drill"]
+
 TIME_LIMIT = 60.0
 WARN_BEFORE = 10.0  # seconds left when a timed round warns
 HISTORY_FILE = "drill-history.json"

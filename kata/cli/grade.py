@@ -19,6 +19,8 @@ from kata.running.runner import Runner
 
 from .learn import check_timeout
 
+__all__ = ["EXERCISM_FILE", "FORMATS", "run_grade", "run_summary"]
+
 FORMATS = ("torch-katas", "exercism")
 EXERCISM_FILE = "results.json"
 _MARKS = {  # a mark per status that reads without colour (NO_COLOR)

@@ -20,6 +20,19 @@ from kata.course.meta import META_FILE, KataMeta, KataMetaError
 from kata.running.runner import Runner, RunResult, pytest_args
 from kata.running.verdict import SOLVED, TIMED_OUT, judge
 
+__all__ = [
+    "check_timeout",
+    "kata_or_first_unsolved",
+    "load_progress",
+    "raw_writer",
+    "run_check",
+    "run_hint",
+    "run_kata",
+    "run_list",
+    "run_reset",
+    "run_solution",
+]
+
 _BAR_WIDTH = 30
 _STATUS = {
     "blind": ("✔", "solved blind", "green"),

@@ -23,6 +23,8 @@ from kata.running.verdict import TIMED_OUT, judge
 
 from .learn import check_timeout, kata_or_first_unsolved, load_progress, raw_writer, run_kata
 
+__all__ = ["run_watch"]
+
 STOPPED = "Stopped watching. Your files are saved as they are; 'kata watch' picks up from here."
 # Yield changes once the files have been quiet this long: an editor's save is one burst of
 # events a few milliseconds long, and every millisecond here is felt as lag.

@@ -11,6 +11,8 @@ from . import meta as _meta
 from . import progress as _progress
 from .meta import KataMeta, KataMetaError
 
+__all__ = ["STATE_DIR", "CommandError", "Course"]
+
 STATE_DIR = ".kata"  # the learner's local state: progress, backups, drill history (git-ignored)
 
 _DAY = re.compile(r"(?:day)?0*(\d+)")

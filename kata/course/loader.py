@@ -14,6 +14,8 @@ import sys
 import types
 from pathlib import Path
 
+__all__ = ["KataLoadError", "load_file"]
+
 _COUNTER = itertools.count(1)
 
 

@@ -14,6 +14,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "HINT_COUNT",
+    "LEVELS",
+    "META_FILE",
+    "TEST_FILE",
+    "KataMeta",
+    "KataMetaError",
+    "KataNotFoundError",
+    "course_root_of",
+    "discover",
+    "find",
+    "kata_dir_of",
+    "kata_dirs",
+    "load",
+]
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10: pytest depends on tomli there

@@ -36,6 +36,8 @@ from kata.atomic import locked, write_atomic
 
 from .meta import HINT_COUNT
 
+__all__ = ["MAX_BYTES", "Progress", "ProgressSaveError", "ProgressWarning", "load"]
+
 VERSION = 1
 STATUSES = ("solved", "failing")
 PROGRESS_DIR = ".kata"

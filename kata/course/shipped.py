@@ -30,6 +30,18 @@ from kata.atomic import write_atomic
 from .course import STATE_DIR, CommandError
 from .meta import META_FILE, TEST_FILE, KataMeta, course_root_of
 
+__all__ = [
+    "COURSE_FILES",
+    "SHIPPED_DIR",
+    "differences",
+    "modified",
+    "reset",
+    "reset_tests",
+    "ship",
+    "shipped_dir_of",
+    "shipped_file",
+]
+
 SHIPPED_DIR = "shipped"
 COURSE_FILES = (
     TEST_FILE,

@@ -33,6 +33,18 @@ from .answers import NOTHING
 from .interview import QUESTIONS, Question
 from .kata_points import KATA_POINTS
 
+__all__ = [
+    "NOTHING_SHARE",
+    "Pool",
+    "Round",
+    "Run",
+    "build_pool",
+    "diagnose",
+    "draw",
+    "fault_rounds",
+    "snippet",
+]
+
 CORRECT_DIR = Path(__file__).parent / "correct_loops"
 NOTHING_TOPIC = "correct loops"
 NOTHING_SHARE = 0.2  # of the code rounds, about one in five shows a correct loop

@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+__all__ = ["SourceEditor", "first_changed_line"]
+
 _INDENT = re.compile(r"[ \t]*")
 
 
