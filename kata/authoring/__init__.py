@@ -1,5 +1,5 @@
 """Authoring the course: the course contract every kata must meet (``kata validate`` and the
 project's tests) and the scaffold of a new kata (``kata new``).
 
-Imports ``kata.running``, ``kata.course``, ``kata.faults`` and ``kata.atomic``.
+Imports ``kata.running`` and ``kata.course``.
 """

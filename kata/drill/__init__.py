@@ -3,6 +3,5 @@ questions and their key points, the rounds drawn from the course, and the answer
 confirms a code round does what it claims. ``kata drill`` and ``kata mystery`` (in
 ``kata.cli``) run them.
 
-Imports ``kata.course``, ``kata.faults``, ``kata.accelerator``, ``kata.report`` and
-``kata.atomic``.
+Imports ``kata.course``, ``kata.faults``, ``kata.accelerator`` and ``kata.report``.
 """

@@ -1,5 +1,5 @@
 """Grading for instructors: the course's own tests run against a learner's files
 (``kata grade``) and a class's grade reports read together (``kata summary``).
 
-Imports ``kata.running``, ``kata.course`` and ``kata.atomic``.
+Imports ``kata.running`` and ``kata.course``.
 """

@@ -2,5 +2,5 @@
 module registered as the plugin named ``kata``), the failure block (``failure``) and the
 results of a run: summary, JSON report, progress (``results``).
 
-Imports ``kata.course``, ``kata.report`` and ``kata.atomic``; ``kata.accelerator`` by name.
+Imports ``kata.course`` and ``kata.report``; ``kata.accelerator`` by name, for the device katas.
 """
