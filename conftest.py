@@ -7,7 +7,7 @@ import importlib.util
 _installed = {ep.value for ep in importlib.metadata.entry_points(group="pytest11")}
 pytest_plugins = ["pytester"] + [
     name
-    for name in ("diagnostics._pytest_plugin", "kata.pytest_plugin")
+    for name in ("diagnostics._pytest_plugin", "kata.plugin.hooks")
     if name not in _installed and importlib.util.find_spec(name) is not None
 ]
 

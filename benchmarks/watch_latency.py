@@ -31,8 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kata._meta import discover, find  # noqa: E402
-from kata._runner import ENV, pytest_args  # noqa: E402
+from kata.course.meta import discover, find  # noqa: E402
+from kata.running.runner import ENV, pytest_args  # noqa: E402
 
 _VERDICT = re.compile(r"^[✔✘] \S+ (still failing|solved|: the test run stopped)")
 _PYTEST_TIME = re.compile(r" in (\d+(?:\.\d+)?)s")

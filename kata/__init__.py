@@ -8,16 +8,16 @@
     progress.use_hint("day11/01_zero_grad")
     progress.save()
 
-The pytest plugin (``kata.pytest_plugin``) provides the ``kata`` fixture to the katas' tests.
+The pytest plugin (``kata.plugin.hooks``) provides the ``kata`` fixture to the katas' tests.
 """
 
 from __future__ import annotations
 
-from ._loader import KataLoadError
-from ._meta import KataMeta, KataMetaError, KataNotFoundError, discover, find
-from ._meta import load as load_meta
-from ._progress import Progress, ProgressSaveError, ProgressWarning
-from ._progress import load as load_progress
+from kata.course.loader import KataLoadError
+from kata.course.meta import KataMeta, KataMetaError, KataNotFoundError, discover, find
+from kata.course.meta import load as load_meta
+from kata.course.progress import Progress, ProgressSaveError, ProgressWarning
+from kata.course.progress import load as load_progress
 
 __all__ = [
     "KataLoadError",

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 
 import diagnostics
-from kata._break import OPERATORS, BreakError, break_source, operators_for
 from kata.accelerator import accelerator
 from kata.cli import main
+from kata.faults.breaking import OPERATORS, BreakError, break_source, operators_for
 
 DATA = Path(__file__).parent / "data" / "break"
 

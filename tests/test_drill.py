@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from kata import _drill, _rounds
-from kata._meta import discover
+from kata.cli import drill as _drill
 from kata.cli import main
+from kata.course.meta import discover
+from kata.drill import rounds as _rounds
 
 DATA = Path(__file__).parent / "data" / "cli_course"
 PROJECT = Path(__file__).resolve().parent.parent
@@ -205,7 +206,7 @@ def test_ctrl_c_during_a_question_stops_with_one_line_and_records_nothing(course
 def _record_sessions(root: str, count: int) -> None:
     from rich.console import Console
 
-    from kata._course import Course
+    from kata.course.course import Course
 
     course = Course.locate(Path(root))
     quiet = Console(file=io.StringIO())

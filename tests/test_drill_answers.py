@@ -1,12 +1,12 @@
-"""Answers as people give them (kata/_answers.py) and interview key points (kata/_interview.py)."""
+"""Answers as people give them (kata/drill/answers.py), interview key points (kata/drill/)."""
 
 from __future__ import annotations
 
 import pytest
 
 from diagnostics import CATALOGUE
-from kata._answers import ALIASES, EXAMPLES, NOTHING, read_answer
-from kata._interview import QUESTIONS, covered
+from kata.drill.answers import ALIASES, EXAMPLES, NOTHING, read_answer
+from kata.drill.interview import QUESTIONS, covered
 
 CHOICES = {"a": "grad-accumulation", "b": NOTHING, "c": "device-mismatch", "d": "shape-mismatch"}
 
@@ -116,8 +116,9 @@ def test_an_answer_that_misses_the_point_covers_no_key_point():
 def test_the_katas_questions_have_key_points_their_model_answers_cover():
     from pathlib import Path
 
-    from kata._interview import KATA_POINTS, Question
-    from kata._meta import discover
+    from kata.course.meta import discover
+    from kata.drill.interview import Question
+    from kata.drill.kata_points import KATA_POINTS
 
     metas = {m.id: m for m in discover(Path(__file__).resolve().parent.parent)}
     assert set(KATA_POINTS) <= set(metas)  # no key points for a kata that is gone

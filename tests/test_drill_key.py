@@ -1,4 +1,4 @@
-"""The drill's answer key, day scope, answers, history and --weakest (kata/_answer_key.py)."""
+"""The drill's answer key, day scope, answers, history and --weakest (kata/drill/answer_key.py)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from kata import _answer_key, _drill, _rounds
-from kata._answer_key import AnswerKey, round_digest
-from kata._answers import EXAMPLES, NOTHING
-from kata._meta import discover
+from kata.cli import drill as _drill
 from kata.cli import main
+from kata.course.meta import discover
+from kata.drill import answer_key as _answer_key
+from kata.drill import rounds as _rounds
+from kata.drill.answer_key import AnswerKey, round_digest
+from kata.drill.answers import EXAMPLES, NOTHING
 
 DATA = Path(__file__).parent / "data" / "cli_course"
 PROJECT = Path(__file__).resolve().parent.parent
@@ -236,7 +238,7 @@ def test_weakest_without_a_missed_topic_draws_as_usual(drill):
 
 # -- interview questions with key points ----------------------------------------------------------
 def test_an_interview_answer_is_scored_by_the_key_points_it_covers(drill, monkeypatch, tmp_path):
-    from kata._interview import QUESTIONS
+    from kata.drill.interview import QUESTIONS
 
     question = next(q for q in QUESTIONS if q.id == "dropout-scaling")
     real = _rounds.build_pool

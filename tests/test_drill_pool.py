@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from kata._answer_key import AnswerKey
-from kata._answers import NOTHING
-from kata._atomic import locked
-from kata._meta import discover
-from kata._rounds import Pool, build_pool, diagnose, draw
+from kata.atomic import locked
+from kata.course.meta import discover
+from kata.drill.answer_key import AnswerKey
+from kata.drill.answers import NOTHING
+from kata.drill.rounds import Pool, build_pool, diagnose, draw
 
 PROJECT = Path(__file__).resolve().parent.parent
 METAS = discover(PROJECT)

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from kata import _progress
-from kata._runner import Runner, pytest_args
 from kata.cli import main
+from kata.course import progress as _progress
+from kata.running.runner import Runner, pytest_args
 
 DATA = Path(__file__).parent / "data" / "cli_course"
 PROJECT = Path(__file__).resolve().parent.parent
@@ -723,7 +723,7 @@ def test_pytest_in_a_narrow_terminal_draws_panels_its_width(course):
     env = _env()
     env.pop("COLUMNS", None)
     env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-    argv = [sys.executable, "-m", "pytest", "-p", "kata.pytest_plugin", "-p", "no:cacheprovider",
+    argv = [sys.executable, "-m", "pytest", "-p", "kata.plugin.hooks", "-p", "no:cacheprovider",
             "--kata-no-progress", str(course / "katas" / GROW)]  # fmt: skip
     out = _in_a_terminal(argv, env, columns=64)
     panels = [line for line in out.splitlines() if line.startswith(("╭", "│", "╰"))]
@@ -734,7 +734,7 @@ _AFTER_A_COMPILED_BACKWARD = """
 import json, multiprocessing, sys
 import torch
 from torch import nn
-from kata._runner import Runner, pytest_args
+from kata.running.runner import Runner, pytest_args
 
 # The process's first backward is a compiled one: that is what starts autograd's worker threads.
 compiled = torch.compile(nn.Linear(2, 1), backend="aot_eager")

@@ -119,7 +119,7 @@ def test_a_learners_conftest_takes_no_part_in_the_grade(kata, course):
         (folder / "conftest.py").write_text(
             "def pytest_collection_modifyitems(items):\n    items.clear()\n"
         )
-    (course / "pytest.ini").write_text("[pytest]\naddopts = -p no:kata.pytest_plugin\n")
+    (course / "pytest.ini").write_text("[pytest]\naddopts = -p no:kata.plugin.hooks\n")
     code, _, report = _grade(kata, course, GROW)
     assert code == 1
     assert report["katas"][GROW]["status"] == "failing"

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from diagnostics import CATALOGUE
-from kata._lab import LABS
 from kata.cli import main
+from kata.cli.lab import LABS
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from kata import _progress
 from kata.cli import main
+from kata.course import progress as _progress
 
 DATA = Path(__file__).parent / "data" / "cli_course"
 FIT = "day01/01_fit_a_line"

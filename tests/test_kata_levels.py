@@ -10,10 +10,10 @@ import pytest
 
 import kata
 from kata import KataMetaError
-from kata._contract import static_problems
-from kata._course import Course
-from kata._meta import KataMeta, discover
+from kata.authoring.contract import static_problems
 from kata.cli import main
+from kata.course.course import Course
+from kata.course.meta import KataMeta, discover
 from tests.test_kata_meta import error_of, write_kata
 
 REPO = Path(__file__).resolve().parents[1]

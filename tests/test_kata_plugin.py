@@ -20,7 +20,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 COURSE = Path(__file__).resolve().parent / "data" / "course"
-PLUGIN = ("-p", "kata.pytest_plugin")
+PLUGIN = ("-p", "kata.plugin.hooks")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -28,7 +28,7 @@ def _torch_warmed_up():
     """Train once before pytester snapshots sys.modules: torch imports some modules lazily on
     first use, and one dropped after a run registers its operators twice when imported again."""
     import diagnostics
-    from kata._loader import load_file
+    from kata.course.loader import load_file
 
     solution = COURSE / "solutions" / "day11" / "02_finding" / "train.py"
     with diagnostics.watch():
@@ -465,8 +465,8 @@ def test_under_xdist_the_summary_and_report_are_those_of_a_plain_run(course, mon
 
 # -- solved means solved --------------------------------------------------------------------------
 def _ship(course: pytest.Pytester, kata_id: str) -> None:
-    from kata._meta import load
-    from kata._shipped import ship
+    from kata.course.meta import load
+    from kata.course.shipped import ship
 
     ship(load(course.path / "katas" / kata_id))
 

@@ -12,7 +12,8 @@ from datetime import datetime, timezone
 import pytest
 
 import kata
-from kata import ProgressSaveError, ProgressWarning, _progress
+from kata import ProgressSaveError, ProgressWarning
+from kata.course import progress as _progress
 
 
 def progress_file(root):

@@ -1,9 +1,9 @@
 """``kata validate`` against a course of deliberately invalid katas (tests/data/invalid_course).
 
-Each kata there breaks the course contract in one way (kata/_contract.py), and validate must
-reject it with the message that names that way; the one valid kata must pass. The course is
-validated once for the module (one seed, a time budget of 4 s that only 05_slow_train
-exceeds); the cheaper checks run on their own.
+Each kata there breaks the course contract in one way (kata/authoring/contract.py), and validate
+must reject it with the message that names that way; the one valid kata must pass. The course is
+validated once for the module (one seed, a time budget of 4 s that only 05_slow_train exceeds); the
+cheaper checks run on their own.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from kata import _contract
-from kata._contract import constant_changes
+from kata.authoring import contract as _contract
+from kata.authoring.contract import constant_changes
 from kata.cli import main
 
 DATA = Path(__file__).parent / "data" / "invalid_course"

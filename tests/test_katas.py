@@ -1,14 +1,14 @@
 """The course check: every kata under katas/ keeps the course contract (also run as a CI job).
 
-The contract itself lives in kata/_contract.py, the one implementation that ``kata validate``
-uses too: for each kata and each seed 0..N-1 (``--course-seeds N``, default 1; CI runs 3, as
-``kata validate`` does), as shipped its own asserts fail (the diagnosis
-gate off), not through a typo, and diagnostics report exactly the codes its kata.toml
-declares; with --kata-solution its tests pass with no error or warning finding; its solution
-changes no constant beyond the fault; its runs stay within its time budget. Its metadata is
-complete, its hints differ, its test file goes through the ``kata`` fixture, its folder holds
-no stray file, its solution folder holds exactly the declared files, and its shipped copy is
-the kata as shipped. Each day has its lesson (README.md).
+The contract itself lives in kata/authoring/contract.py, the one implementation that
+``kata validate`` uses too: for each kata and each seed 0..N-1 (``--course-seeds N``, default
+1; CI runs 3, as ``kata validate`` does), as shipped its own asserts fail (the diagnosis gate
+off), not through a typo, and diagnostics report exactly the codes its kata.toml declares; with
+--kata-solution its tests pass with no error or warning finding; its solution changes no
+constant beyond the fault; its runs stay within its time budget. Its metadata is complete, its
+hints differ, its test file goes through the ``kata`` fixture, its folder holds no stray file,
+its solution folder holds exactly the declared files, and its shipped copy is the kata as
+shipped. Each day has its lesson (README.md).
 
 The katas run once per test session, however many xdist workers share it: the first worker
 to need the result computes it under a file lock and leaves it for the others.
@@ -23,11 +23,11 @@ from pathlib import Path
 import pytest
 
 from kata import load_meta
-from kata._atomic import locked, write_atomic
-from kata._contract import CourseCheck, check_course
-from kata._course import Course
-from kata._meta import kata_dirs
-from kata._scaffold import template_texts
+from kata.atomic import locked, write_atomic
+from kata.authoring.contract import CourseCheck, check_course
+from kata.authoring.scaffold import template_texts
+from kata.course.course import Course
+from kata.course.meta import kata_dirs
 
 REPO = Path(__file__).resolve().parents[1]
 

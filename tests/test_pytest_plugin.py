@@ -174,7 +174,7 @@ def pytest_sessionfinish():
 
 @pytest.mark.parametrize(
     "args",
-    [(), ("-p", "diagnostics._pytest_plugin", "-p", "kata.pytest_plugin")],
+    [(), ("-p", "diagnostics._pytest_plugin", "-p", "kata.plugin.hooks")],
     ids=["entry points", "module names"],
 )
 def test_a_plain_run_with_the_plugins_loaded_does_not_import_torch(project, args):
@@ -195,7 +195,7 @@ def test_the_diagnose_fixture_imports_torch_when_used(project):
 
 @pytest.mark.parametrize(
     ("name", "module"),
-    [("diagnostics", "diagnostics._pytest_plugin"), ("kata", "kata.pytest_plugin")],
+    [("diagnostics", "diagnostics._pytest_plugin"), ("kata", "kata.plugin.hooks")],
 )
 def test_no_name_switches_a_plugin_off(project, name, module):
     project.makeconftest(

@@ -23,8 +23,8 @@ except ModuleNotFoundError:  # Python 3.10: pytest depends on tomli there
     import tomli as tomllib  # type: ignore[no-redef]
 
 from kata import load_meta
-from kata._meta import KataMeta
-from kata._shipped import shipped_file
+from kata.course.meta import KataMeta
+from kata.course.shipped import shipped_file
 
 HERE = Path(__file__).resolve().parent
 KINDS = ("wrong", "right")

@@ -82,7 +82,7 @@ def run(plan_path: str, results_path: str) -> str | None:
         recorder = Recorder(step["seed"], step["variants"], step["stop_early"])
         args = [
             *step["variants"].values(),
-            "-p", "kata.pytest_plugin", "-p", "no:cacheprovider", "--import-mode=importlib",
+            "-p", "kata.plugin.hooks", "-p", "no:cacheprovider", "--import-mode=importlib",
             "-q", "--tb=no", "--no-header", "--kata-no-gate", "--kata-no-progress",
             "--kata-seed", str(step["seed"]),
         ]  # fmt: skip

@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from kata._meta import kata_dirs
-from kata._shipped import shipped_file
+from kata.course.meta import kata_dirs
+from kata.course.shipped import shipped_file
 from tests.wrong_fixes._catalogue import MIN_WRONG, Fix, fix_files, kata_dir_of, load
 
 REPO = Path(__file__).resolve().parents[2]
