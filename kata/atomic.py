@@ -1,10 +1,11 @@
 """Writing the learner's files safely: whole or not at all, one writer at a time.
 
 Every file ``kata`` writes for the learner (progress, drill history, backups of reset files,
-the shipped copies, reports) goes through :func:`write_atomic`: the new content is written to a
-temporary file in the same folder and moved over the old one with ``os.replace``, so an
-interrupted command never leaves half a file, and the file keeps its permissions (a 644 file
-stays 644; a new one gets the usual mode for the user's umask, not ``mkstemp``'s 600).
+the shipped copies, reports) goes through :func:`write_atomic`, which is
+``diagnostics.files.write_atomically``: the new content is written to a temporary file in the
+same folder and moved over the old one with ``os.replace``, so an interrupted command never
+leaves half a file, and the file keeps its permissions (a 644 file stays 644; a new one gets
+the usual mode for the user's umask, not ``mkstemp``'s 600).
 
 A file that is read, changed and written back (progress, history) is changed under
 :func:`locked`: an exclusive lock held by one command at a time (``fcntl.flock`` on the file's
@@ -17,11 +18,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import stat
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+
+from diagnostics.files import write_atomically
 
 __all__ = ["locked", "write_atomic"]
 
@@ -32,41 +33,8 @@ _FALLBACK_WAIT_S = 10.0
 _FALLBACK_STALE_S = 60.0
 
 
-def write_atomic(path: Path | str, data: str | bytes, *, encoding: str = "utf-8") -> None:
-    """Replace ``path`` with ``data`` in one step, keeping the file's mode.
-
-    The parent folder must exist. On any error the temporary file is removed and the old file
-    is left as it was.
-    """
-    path = Path(path)
-    payload = data.encode(encoding) if isinstance(data, str) else data
-    mode = _mode_for(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _mode_for(path: Path) -> int:
-    """The permission bits the written file should have: its own, or a new file's."""
-    try:
-        return stat.S_IMODE(path.stat().st_mode)
-    except OSError:
-        return 0o666 & ~_umask()
-
-
-def _umask() -> int:
-    # There is no way to read the umask without setting it; it is set straight back.
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+# The one atomic writer of the project: diagnostics' (it imports only the standard library).
+write_atomic = write_atomically
 
 
 @contextlib.contextmanager

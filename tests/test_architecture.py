@@ -18,9 +18,8 @@ import pytest
 from diagnostics import CATALOGUE
 
 ROOT = Path(__file__).resolve().parent.parent
-# The packages held to these rules. The course tooling joins once its subpackages are in place:
-# add "kata" here (and its layers below).
-PACKAGES = ["diagnostics"]
+# The packages held to these rules: the diagnostics, and the course tooling built on them.
+PACKAGES = ["diagnostics", "kata"]
 # The project's own top-level packages: their private names are theirs alone.
 FIRST_PARTY = ("diagnostics", "kata", "fixtures", "kata_fixtures")
 MAX_LINES = 700
@@ -40,7 +39,17 @@ LAYERS: dict[str, list[list[str]]] = {
         ["diagnostics._cli", "diagnostics._pytest_plugin"],
         ["diagnostics", "diagnostics.__main__"],  # the public face
     ],
-    # "kata": [...],
+    # The rooms of kata/ (docs/architecture.md): a new room goes on the lowest layer its
+    # imports allow.
+    "kata": [
+        ["kata.atomic", "kata.accelerator.*", "kata.faults.*"],
+        ["kata.course.*", "kata.report"],
+        ["kata.plugin.*", "kata.drill.*"],
+        ["kata.running.*"],
+        ["kata.grading.*", "kata.authoring.*"],
+        ["kata.cli.*"],
+        ["kata"],  # the package's door, on top
+    ],
 }
 
 
@@ -310,3 +319,13 @@ def test_only_the_watch_touches_its_own_state_and_nobody_calls_its_dunders():
             if node.attr in ("__enter__", "__exit__"):
                 found.append(f"{module} line {node.lineno}: .{node.attr}")
     assert not found, "reach-ins into a watch:\n" + "\n".join(found)
+
+
+def test_every_kata_room_says_what_it_holds_and_may_import():
+    rooms = [p for p in (ROOT / "kata").glob("*/__init__.py")]
+    assert len(rooms) >= 8
+    for path in rooms:
+        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+        assert "import" in doc.lower(), (
+            f"{path}: the docstring says what the room holds and imports"
+        )

@@ -334,7 +334,7 @@ def _where(round_: Round) -> str:
 
 
 def _reveal_diagnosis(round_: Round, key: AnswerKey, out: Console) -> Run:
-    from diagnostics._render import render_report
+    from diagnostics import render as render_report
 
     with out.status("Running it under diagnostics.watch()..."):
         run = key.run(round_)

@@ -210,7 +210,7 @@ def _report_text(report: Any, run: Run) -> str:
     """The diagnosis as panels the terminal's width (100 columns at most), the fix only with
     --kata-show-fix."""
     try:
-        from diagnostics._render import report_text
+        from diagnostics import report_text
     except ImportError:
         return "\n".join(
             f"{f.severity.value} {f.code}"

@@ -322,7 +322,7 @@ def _exercise() -> None:
     from torch import nn
 
     import diagnostics
-    from diagnostics._render import report_text
+    from diagnostics import report_text
 
     torch.set_num_threads(1)  # before the first operation: see the module's docstring
     torch.manual_seed(0)
