@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -14,29 +13,8 @@ from kata import _answer_key, _drill, _rounds
 from kata._answer_key import AnswerKey, round_digest
 from kata._answers import EXAMPLES, NOTHING
 from kata._meta import discover
-from kata.cli import main
 
-DATA = Path(__file__).parent / "data" / "cli_course"
 PROJECT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def course(tmp_path: Path) -> Path:
-    root = tmp_path / "course"
-    shutil.copytree(DATA, root, ignore=shutil.ignore_patterns("conftest.py", "__pycache__"))
-    return root
-
-
-@pytest.fixture
-def drill(course, capsys):
-    """Run ``kata drill ARGS --root course``; returns (exit code, stdout, stderr)."""
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = main(["drill", *argv, "--root", str(course)])
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
 
 
 def _report(path: Path) -> dict:
