@@ -14,7 +14,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import diagnostics
-import fixtures
+import kata_fixtures as fixtures
 from tests.helpers import assert_points_at, single
 
 CODES = {

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import diagnostics
-import fixtures
+import kata_fixtures as fixtures
 from tests import helpers
 from tests.helpers import assert_points_at
 

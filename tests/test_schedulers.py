@@ -15,7 +15,7 @@ from torch.optim import lr_scheduler
 from torch.utils.data import DataLoader
 
 import diagnostics
-import fixtures
+import kata_fixtures as fixtures
 from tests.helpers import assert_points_at, single
 
 CODES = {"scheduler-before-optimizer", "scheduler-per-batch"}
