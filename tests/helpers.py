@@ -14,6 +14,7 @@ import shutil
 import sys
 from collections.abc import Callable, Collection
 from pathlib import Path
+from types import FrameType
 
 import pytest
 
@@ -25,10 +26,10 @@ _HERE = os.path.normcase(__file__)
 
 def _calling_file() -> str:
     """The file of the nearest caller outside this module (a test module, or its own helper)."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None and os.path.normcase(frame.f_code.co_filename) == _HERE:
-        frame = frame.f_back  # type: ignore[assignment]
-    assert frame is not None
+        frame = frame.f_back
+    assert frame is not None, "called from this module only"
     return frame.f_code.co_filename
 
 
