@@ -21,7 +21,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import diagnostics
-import fixtures
+import kata_fixtures as fixtures
 from kata.accelerator import UnsupportedOperation, accelerator, is_simulated
 
 REAL_GPU = torch.cuda.is_available()

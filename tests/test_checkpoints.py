@@ -12,24 +12,19 @@ import copy
 import gc
 import io
 import weakref
+from functools import partial
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 import diagnostics
+from tests import helpers
 from tests._markers import line_of
 
 CODE = "state-dict-alias"
-
-
-def only_finding(report: diagnostics.Report) -> diagnostics.Finding:
-    assert report.codes() == {CODE}, report.findings
-    [finding] = report.by_code(CODE)
-    assert finding.severity is diagnostics.Severity.ERROR
-    assert finding.location is not None
-    assert finding.location.file.endswith("test_checkpoints.py")
-    return finding
+# The only finding of a report, of this module's code, at an error, in this file.
+only_finding = partial(helpers.only_finding, code=CODE)
 
 
 def taken_at(finding: diagnostics.Finding) -> int:

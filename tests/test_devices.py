@@ -7,7 +7,7 @@ forward, where the frames hold real tensors.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from functools import partial
 
 import pytest
 import torch
@@ -16,29 +16,12 @@ from torch import nn
 
 import diagnostics
 from tests._markers import line_of
+from tests.helpers import crash_report, only_finding
 
 ACCEL = "meta"  # a second device that exists on every machine
 CODES = {"device-mismatch", "shape-mismatch"}
-
-
-def crash_report(fn: Callable[[], object], error: type[BaseException] = RuntimeError):
-    """Run ``fn`` bare and watched; both must raise the same error. Returns the report."""
-    with pytest.raises(error) as bare:
-        fn()
-    with pytest.raises(error) as watched, diagnostics.watch() as report:
-        fn()
-    assert type(watched.value) is type(bare.value)
-    assert str(watched.value) == str(bare.value)
-    return report
-
-
-def only_device_finding(report: diagnostics.Report) -> diagnostics.Finding:
-    assert report.codes() & CODES == {"device-mismatch"}, report.findings
-    [finding] = report.by_code("device-mismatch")
-    assert finding.severity is diagnostics.Severity.ERROR
-    assert finding.location is not None
-    assert finding.location.file.endswith("test_devices.py")
-    return finding
+# The device-mismatch finding, alone of the crash codes, at an error, in this file.
+only_device_finding = partial(only_finding, code="device-mismatch", among=CODES)
 
 
 class Net(nn.Module):

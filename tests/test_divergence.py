@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import diagnostics
-import fixtures
+import kata_fixtures as fixtures
 
 CODE = "loss-diverging"
 

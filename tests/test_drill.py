@@ -5,41 +5,17 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from kata.cli import drill as _drill
-from kata.cli import main
 from kata.course.meta import discover
 from kata.drill import rounds as _rounds
 
-DATA = Path(__file__).parent / "data" / "cli_course"
 PROJECT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def course(tmp_path: Path) -> Path:
-    root = tmp_path / "course"
-    shutil.copytree(DATA, root, ignore=shutil.ignore_patterns("conftest.py", "__pycache__"))
-    return root
-
-
-@pytest.fixture
-def drill(course, capsys):
-    """Run ``kata drill ARGS --root course``; returns (exit code, stdout, stderr)."""
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = main(["drill", *argv, "--root", str(course)])
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
 
 
 def _report(path: Path) -> dict:

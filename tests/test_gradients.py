@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 import torch
@@ -15,8 +14,8 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import diagnostics
-import fixtures
-from tests._markers import line_of
+import kata_fixtures as fixtures
+from tests.helpers import assert_points_at, single
 
 CODES = {
     "grad-accumulation",
@@ -28,18 +27,6 @@ CODES = {
 
 
 # -- helpers ------------------------------------------------------------------------------------
-
-
-def single(report: diagnostics.Report, code: str) -> diagnostics.Finding:
-    found = report.by_code(code)
-    assert len(found) == 1, f"expected one {code} finding, got {report.findings}"
-    return found[0]
-
-
-def assert_points_at(finding: diagnostics.Finding, marker: str) -> None:
-    assert finding.location is not None
-    assert Path(finding.location.file).name == "test_gradients.py"
-    assert finding.location.line == line_of(marker), finding.location
 
 
 def regression_loader(batch_size: int = 32) -> DataLoader:

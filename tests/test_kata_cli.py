@@ -23,8 +23,8 @@ import pytest
 from kata.cli import main
 from kata.course import progress as _progress
 from kata.running.runner import Runner, pytest_args
+from tests.helpers import alive, kata_command
 
-DATA = Path(__file__).parent / "data" / "cli_course"
 PROJECT = Path(__file__).resolve().parent.parent
 FIT = "day01/01_fit_a_line"
 GROW = "day01/02_steps_that_grow"
@@ -34,22 +34,10 @@ COMMANDS = ["list", "check", "watch", "hint", "solution", "reset", "drill", "new
 
 
 @pytest.fixture
-def course(tmp_path: Path) -> Path:
-    root = tmp_path / "course"
-    shutil.copytree(DATA, root, ignore=shutil.ignore_patterns("conftest.py", "__pycache__"))
-    return root
-
-
-@pytest.fixture
 def kata(course, capsys):
     """Run ``kata ARGS --root course``; returns (exit code, stdout, stderr)."""
 
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = main([*argv, "--root", str(course)])
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
+    return kata_command(capsys, root=course)
 
 
 def _progress_of(course: Path) -> _progress.Progress:
@@ -195,15 +183,6 @@ def test_a_collection_error_is_a_failing_verdict_that_shows_the_error(kata, cour
     assert f"✘ {FIT}: test_mine.py could not be collected: SyntaxError: invalid syntax" in out
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.is_file() and stat.read_text().split(")")[-1].split()[0] == "Z")
-
-
 ENDLESS = """\
 import subprocess
 import sys
@@ -249,9 +228,9 @@ def test_an_endless_loop_stops_at_the_budget_with_the_learners_line_and_nothing_
     assert took < 2 + 5 + 0.5 + 20, took  # the budget, the grace, and a loaded machine's start
     pid = int((learner.parent / "child.pid").read_text())
     deadline = time.monotonic() + 5
-    while _alive(pid) and time.monotonic() < deadline:
+    while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _alive(pid), "a process the kata started is still running"
+    assert not alive(pid), "a process the kata started is still running"
     assert _progress_of(course).status(FIT) == "failing"
 
 

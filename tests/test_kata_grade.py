@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from kata.cli import main
+from tests.helpers import CLI_COURSE, alive, copy_course, kata_command
 
-DATA = Path(__file__).parent / "data" / "cli_course"
 SCHEMA = Path(__file__).resolve().parent.parent / "docs" / "kata-grade.schema.json"
 FIT = "day01/01_fit_a_line"
 GROW = "day01/02_steps_that_grow"
@@ -25,20 +25,8 @@ SYNTAX = "day01/03_loss_without_graph"
 
 
 @pytest.fixture
-def course(tmp_path: Path) -> Path:
-    root = tmp_path / "course"
-    shutil.copytree(DATA, root, ignore=shutil.ignore_patterns("conftest.py", "__pycache__"))
-    return root
-
-
-@pytest.fixture
 def kata(course, capsys):
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = main([*argv, "--root", str(course)])
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
+    return kata_command(capsys, root=course)
 
 
 def _grade(kata, course: Path, *argv: str, learner: str = "alice") -> tuple[int, str, dict]:
@@ -136,15 +124,6 @@ def test_a_kata_whose_code_ends_the_process_is_not_solved(kata, course):
     assert "It ended at train.py:2: os._exit(0)." in entry["problem"]
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.is_file() and stat.read_text().split(")")[-1].split()[0] == "Z")
-
-
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="process groups and signals: Unix")
 def test_an_endless_loop_is_timed_out_within_the_budget_with_the_learners_line(kata, course):
     pid_file = course.parent / "child.pid"
@@ -166,9 +145,9 @@ def test_an_endless_loop_is_timed_out_within_the_budget_with_the_learners_line(k
     )
     pid = int(pid_file.read_text())
     deadline = time.monotonic() + 5
-    while _alive(pid) and time.monotonic() < deadline:
+    while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _alive(pid), "a process the learner's code started is still running"
+    assert not alive(pid), "a process the learner's code started is still running"
 
 
 def test_exercism_format_writes_results_json(kata, course, monkeypatch):
@@ -199,8 +178,7 @@ def test_grade_without_the_courses_record_of_its_tests_refuses_in_one_line(kata,
 def class_reports(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     """Two learners' grade reports, graded once for the module: alice as the course ships,
     bob with the broken kata's test file replaced (tampered)."""
-    course = tmp_path_factory.mktemp("class") / "course"
-    shutil.copytree(DATA, course, ignore=shutil.ignore_patterns("conftest.py", "__pycache__"))
+    course = copy_course(CLI_COURSE, tmp_path_factory.mktemp("class") / "course")
     paths = []
     for learner in ("alice", "bob"):
         if learner == "bob":

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from diagnostics import CATALOGUE
-from kata.cli import main
 from kata.cli.lab import LABS
+from tests.helpers import kata_command
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -29,12 +29,7 @@ def course(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def kata(course, capsys):
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = main([*argv, "--root", str(course)])
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
+    return kata_command(capsys, root=course)
 
 
 def test_every_challenge_names_real_finding_codes_and_every_base_loop_exists():

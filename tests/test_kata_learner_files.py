@@ -6,38 +6,23 @@ Runs the real command against a copy of the tiny fake course (tests/data/cli_cou
 from __future__ import annotations
 
 import os
-import shutil
 import stat
-from pathlib import Path
 
 import pytest
 
-from kata.cli import main
 from kata.course import progress as _progress
+from tests.helpers import kata_command
 
-DATA = Path(__file__).parent / "data" / "cli_course"
 FIT = "day01/01_fit_a_line"
 GROW = "day01/02_steps_that_grow"
 SYNTAX = "day01/03_loss_without_graph"
 
 
 @pytest.fixture
-def course(tmp_path: Path) -> Path:
-    root = tmp_path / "course"
-    shutil.copytree(DATA, root, ignore=shutil.ignore_patterns("conftest.py", "__pycache__"))
-    return root
-
-
-@pytest.fixture
 def kata(capsys):
     """Run ``kata ARGS`` from the current folder; returns (exit code, stdout, stderr)."""
 
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = main(list(argv))
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
+    return kata_command(capsys)
 
 
 def test_an_unwritable_state_folder_still_shows_the_hint_and_warns_in_one_line(

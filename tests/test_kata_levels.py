@@ -14,6 +14,7 @@ from kata.authoring.contract import static_problems
 from kata.cli import main
 from kata.course.course import Course
 from kata.course.meta import KataMeta, discover
+from tests.helpers import copy_course
 from tests.test_kata_meta import error_of, write_kata
 
 REPO = Path(__file__).resolve().parents[1]
@@ -85,8 +86,7 @@ def test_a_build_solutions_new_constants_are_not_flagged_but_a_fix_solutions_are
 
 # -- the ramp ------------------------------------------------------------------------------------
 def _with_levels(tmp_path: Path, levels: dict[str, str]) -> Path:
-    root = tmp_path / "course"
-    shutil.copytree(DATA, root, ignore=shutil.ignore_patterns("conftest.py", "__pycache__"))
+    root = copy_course(DATA, tmp_path / "course")
     for name, level in levels.items():
         toml = root / "katas" / "day01" / name / "kata.toml"
         text = re.sub(r'(?m)^level = ".*"$', f'level = "{level}"', toml.read_text())

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from kata.cli import main
+from tests.helpers import kata_command
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -32,12 +33,7 @@ def course(pristine: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def kata(course, capsys):
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = main([*argv, "--root", str(course)])
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
+    return kata_command(capsys, root=course)
 
 
 def _state(course: Path) -> dict:

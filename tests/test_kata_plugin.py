@@ -188,8 +188,8 @@ def test_an_import_error_in_the_learners_file_names_the_import_and_its_line(cour
     result.stdout.fnmatch_lines(
         [
             "Your train.py could not import what it needs (line 6): "
-            "cannot import name 'regresion' from 'fixtures'*",
-            "     6 | from fixtures import regresion",
+            "cannot import name 'regresion' from 'kata_fixtures'*",
+            "     6 | from kata_fixtures import regresion",
         ]
     )
 

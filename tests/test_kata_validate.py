@@ -19,6 +19,7 @@ import pytest
 from kata.authoring import contract as _contract
 from kata.authoring.contract import constant_changes
 from kata.cli import main
+from tests.helpers import copy_course
 
 DATA = Path(__file__).parent / "data" / "invalid_course"
 
@@ -67,9 +68,7 @@ def _kata(root: Path, *argv: str) -> tuple[int, str, str]:
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("invalid") / "course"
-    shutil.copytree(DATA, root, ignore=shutil.ignore_patterns("conftest.py", "__pycache__"))
-    return root
+    return copy_course(DATA, tmp_path_factory.mktemp("invalid") / "course")
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ log-probabilities for NLLLoss) must stay silent.
 from __future__ import annotations
 
 import warnings
+from functools import partial
 
 import pytest
 import torch
@@ -16,9 +17,12 @@ import torch.nn.functional as F
 from torch import nn
 
 import diagnostics
+from tests import helpers
 from tests._markers import line_of
 
 LOSS_CODES = {"loss-broadcast", "softmax-before-cross-entropy"}
+# The one finding of the losses family, at an error, in this file (other families ignored).
+only_finding = partial(helpers.only_finding, among=LOSS_CODES)
 
 
 @pytest.fixture(autouse=True)
@@ -27,15 +31,6 @@ def _quiet_broadcast_warnings():
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Using a target size", category=UserWarning)
         yield
-
-
-def only_finding(report: diagnostics.Report, code: str) -> diagnostics.Finding:
-    assert report.codes() & LOSS_CODES == {code}, report.findings
-    [finding] = report.by_code(code)
-    assert finding.severity is diagnostics.Severity.ERROR
-    assert finding.location is not None
-    assert finding.location.file.endswith("test_losses.py")
-    return finding
 
 
 def regression_batches(n: int = 4, size: int = 16):

@@ -9,6 +9,7 @@ adversarial inputs, BatchNorm recalibration, ...) must stay silent.
 from __future__ import annotations
 
 import copy
+from functools import partial
 
 import pytest
 import torch
@@ -17,18 +18,12 @@ import torch.utils.checkpoint
 from torch import nn
 
 import diagnostics
+from tests import helpers
 from tests._markers import line_of
 
 MODE_CODES = {"train-mode-in-eval", "eval-mode-in-training", "eval-without-no-grad"}
-
-
-def only_finding(report: diagnostics.Report, code: str) -> diagnostics.Finding:
-    """The single finding of the modes family, which must have ``code``."""
-    assert report.codes() & MODE_CODES == {code}, report.findings
-    [finding] = report.by_code(code)
-    assert finding.location is not None
-    assert finding.location.file.endswith("test_modes.py")
-    return finding
+# The single finding of the modes family, in this file, of any severity.
+only_finding = partial(helpers.only_finding, among=MODE_CODES, severity=None)
 
 
 def batches(n: int = 3, size: int = 16, features: int = 8, classes: int = 3, seed: int = 0):

@@ -3,6 +3,7 @@ per optimizer at the line that builds it; AdamW and decoupled decay stay silent.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -11,20 +12,12 @@ import torch.nn.functional as F
 from torch import nn
 
 import diagnostics
-import fixtures
-from tests._markers import line_of
+import kata_fixtures as fixtures
+from tests import helpers
+from tests.helpers import assert_points_at
 
-
-def single(report: diagnostics.Report) -> diagnostics.Finding:
-    found = report.by_code("adam-weight-decay")
-    assert len(found) == 1, f"expected one adam-weight-decay finding, got {report.findings}"
-    return found[0]
-
-
-def assert_points_at(finding: diagnostics.Finding, marker: str) -> None:
-    assert finding.location is not None
-    assert Path(finding.location.file).name == "test_optimizers.py"
-    assert finding.location.line == line_of(marker), finding.location
+# The one adam-weight-decay finding (other codes may be there too).
+single = partial(helpers.single, code="adam-weight-decay")
 
 
 def train(model: nn.Module, optimizer: torch.optim.Optimizer, steps: int = 5) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 import torch
@@ -16,8 +15,8 @@ from torch.optim import lr_scheduler
 from torch.utils.data import DataLoader
 
 import diagnostics
-import fixtures
-from tests._markers import line_of
+import kata_fixtures as fixtures
+from tests.helpers import assert_points_at, single
 
 CODES = {"scheduler-before-optimizer", "scheduler-per-batch"}
 EPOCHS = 5
@@ -28,18 +27,6 @@ pytestmark = pytest.mark.filterwarnings(
 
 
 # -- helpers ------------------------------------------------------------------------------------
-
-
-def single(report: diagnostics.Report, code: str) -> diagnostics.Finding:
-    found = report.by_code(code)
-    assert len(found) == 1, f"expected one {code} finding, got {report.findings}"
-    return found[0]
-
-
-def assert_points_at(finding: diagnostics.Finding, marker: str) -> None:
-    assert finding.location is not None
-    assert Path(finding.location.file).name == "test_schedulers.py"
-    assert finding.location.line == line_of(marker), finding.location
 
 
 def loader() -> DataLoader:

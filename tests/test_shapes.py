@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -11,29 +9,15 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import diagnostics
-from tests._markers import line_of
+from tests.helpers import assert_points_at, crash_report, only_finding
 
 CODES = {"device-mismatch", "shape-mismatch"}
 
 
-def crash_report(fn: Callable[[], object], error: type[BaseException] = RuntimeError):
-    """Run ``fn`` bare and watched; both must raise the same error. Returns the report."""
-    with pytest.raises(error) as bare:
-        fn()
-    with pytest.raises(error) as watched, diagnostics.watch() as report:
-        fn()
-    assert type(watched.value) is type(bare.value)
-    assert str(watched.value) == str(bare.value)
-    return report
-
-
 def shape_finding(report: diagnostics.Report, marker: str) -> diagnostics.Finding:
-    assert report.codes() & CODES == {"shape-mismatch"}, report.findings
-    [finding] = report.by_code("shape-mismatch")
-    assert finding.severity is diagnostics.Severity.ERROR
-    assert finding.location is not None
-    assert finding.location.file.endswith("test_shapes.py")
-    assert finding.location.line == line_of(marker)
+    """The shape-mismatch finding, alone of the crash codes, at the line marked ``marker``."""
+    finding = only_finding(report, "shape-mismatch", among=CODES)
+    assert_points_at(finding, marker)
     return finding
 
 

@@ -49,7 +49,7 @@ answer = "A short, complete answer: the rule, why it holds, and what breaks with
 import torch
 from torch import nn
 
-import fixtures
+import kata_fixtures as fixtures
 
 
 def train(seed: int = 0) -> dict:

@@ -131,10 +131,10 @@ def fingerprint() -> str:
     import torch
 
     import diagnostics
-    import fixtures
+    import kata_fixtures
 
     h = hashlib.sha256(torch.__version__.encode())
-    for package in (diagnostics, fixtures):
+    for package in (diagnostics, kata_fixtures):
         root = Path(str(package.__file__)).parent
         for path in sorted(root.rglob("*")):
             if not path.is_file() or "__pycache__" in path.parts:

@@ -79,7 +79,7 @@ _WARM_MODULES = (
     "kata.plugin.hooks",
     "kata.course.loader",
     "kata.accelerator",
-    "fixtures",
+    "kata_fixtures",
     "rich.console",
 )
 # pytest's exit codes, for the verdict line

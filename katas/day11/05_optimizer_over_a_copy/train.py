@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-import fixtures
+import kata_fixtures as fixtures
 
 EPOCHS = 4
 LR = 0.02

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-import fixtures
+import kata_fixtures as fixtures
 
 CONFIG = {"optimizer": "sgd", "lr": 1e-3, "momentum": 0.9, "epochs": 5, "batch_size": 64}
 

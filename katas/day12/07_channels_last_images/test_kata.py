@@ -1,6 +1,6 @@
 import torch
 
-import fixtures
+import kata_fixtures as fixtures
 
 TARGET_ACCURACY = 0.9
 

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-import fixtures
+import kata_fixtures as fixtures
 
 
 def decoded_images(x):

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-import fixtures
+import kata_fixtures as fixtures
 
 EPOCHS = 4
 LR = 0.02

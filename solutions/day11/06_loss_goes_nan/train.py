@@ -6,7 +6,7 @@ Run it: python train.py    (or: python -m diagnostics train.py)
 
 import torch
 
-import fixtures
+import kata_fixtures as fixtures
 
 STEPS = 150
 

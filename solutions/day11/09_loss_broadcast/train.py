@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-import fixtures
+import kata_fixtures as fixtures
 
 EPOCHS = 12
 LR = 3e-3

@@ -11,7 +11,7 @@ from torch import nn
 from torch.optim.lr_scheduler import CosineAnnealingLR, LinearLR, SequentialLR
 from torch.utils.data import DataLoader
 
-import fixtures
+import kata_fixtures as fixtures
 
 LR = 0.05
 EPOCHS = 6

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-import fixtures
+import kata_fixtures as fixtures
 
 CONFIG = {"epochs": 3, "batch_size": 64, "lr": 3e-3, "dropout": 0.25}
 

@@ -5,7 +5,7 @@ keeps stepping, as the AMP recipe writes it."""
 import torch
 import torch.nn.functional as F
 
-import fixtures
+import kata_fixtures as fixtures
 
 if __name__ == "__main__":
     torch.manual_seed(0)

@@ -4,7 +4,7 @@ with it on), then an enabled one with unscale_ before clip_grad_value_."""
 import torch
 from torch import nn
 
-import fixtures
+import kata_fixtures as fixtures
 
 
 def fit(model, scaler, data, epochs=2):

@@ -6,7 +6,7 @@ import tempfile
 import torch
 import torch.nn.functional as F
 
-import fixtures
+import kata_fixtures as fixtures
 
 
 def build():

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-import fixtures
+import kata_fixtures as fixtures
 
 if __name__ == "__main__":
     torch.manual_seed(0)

@@ -6,7 +6,7 @@ for a feature dump."""
 import torch
 from torch import nn
 
-import fixtures
+import kata_fixtures as fixtures
 
 
 class GaussianNoise(nn.Module):

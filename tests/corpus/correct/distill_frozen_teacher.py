@@ -4,7 +4,7 @@ the teacher's forward records nothing because none of its inputs or weights need
 import torch
 from torch import nn
 
-import fixtures
+import kata_fixtures as fixtures
 
 
 class Distiller(nn.Module):

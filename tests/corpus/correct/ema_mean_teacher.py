@@ -5,7 +5,7 @@ import copy
 import torch
 import torch.nn.functional as F
 
-import fixtures
+import kata_fixtures as fixtures
 
 
 @torch.no_grad()

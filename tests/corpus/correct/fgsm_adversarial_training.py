@@ -4,7 +4,7 @@ trains on clean and adversarial batches."""
 import torch
 import torch.nn.functional as F
 
-import fixtures
+import kata_fixtures as fixtures
 
 
 def fgsm(model, x, y, eps):

@@ -7,7 +7,7 @@ import copy
 import torch
 from torch import nn
 
-import fixtures
+import kata_fixtures as fixtures
 
 
 class Backbone(nn.Module):

@@ -4,7 +4,7 @@ summed on purpose before each update and cleared (set to None) after it."""
 import torch
 from torch import nn
 
-import fixtures
+import kata_fixtures as fixtures
 
 ACCUMULATE = 4
 

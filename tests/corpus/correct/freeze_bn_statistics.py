@@ -4,7 +4,7 @@ its running statistics (eval mode) while its affine weights still learn."""
 import torch
 from torch import nn
 
-import fixtures
+import kata_fixtures as fixtures
 
 
 def freeze_bn_stats(model: nn.Module) -> None:

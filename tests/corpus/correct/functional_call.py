@@ -5,7 +5,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-import fixtures
+import kata_fixtures as fixtures
 
 if __name__ == "__main__":
     torch.manual_seed(0)

@@ -4,7 +4,7 @@ clones and copied back into the parameters with ``copy_`` at the end."""
 import torch
 from torch import nn
 
-import fixtures
+import kata_fixtures as fixtures
 
 if __name__ == "__main__":
     torch.manual_seed(0)

@@ -3,7 +3,7 @@ optimizer holds the image, not the model."""
 
 import torch
 
-import fixtures
+import kata_fixtures as fixtures
 
 if __name__ == "__main__":
     torch.manual_seed(0)

@@ -5,7 +5,7 @@ data are clean, and training continues normally."""
 import torch
 from torch import nn
 
-import fixtures
+import kata_fixtures as fixtures
 
 if __name__ == "__main__":
     torch.manual_seed(0)

@@ -5,7 +5,7 @@ from torch import nn
 from torch.optim.lr_scheduler import OneCycleLR
 from torch.utils.data import DataLoader
 
-import fixtures
+import kata_fixtures as fixtures
 
 EPOCHS = 4
 

@@ -8,7 +8,7 @@ from torch import nn
 from torch.optim import lr_scheduler
 from torch.utils.data import DataLoader
 
-import fixtures
+import kata_fixtures as fixtures
 
 
 def train_model(model, dataloaders, criterion, optimizer, scheduler, num_epochs=3):

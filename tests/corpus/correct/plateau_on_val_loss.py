@@ -3,7 +3,7 @@
 import torch
 import torch.nn.functional as F
 
-import fixtures
+import kata_fixtures as fixtures
 
 
 def validate(model, x, y):

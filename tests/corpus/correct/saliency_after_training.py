@@ -5,7 +5,7 @@ during the saliency pass, but nothing updates the parameters any more."""
 import torch
 from torch import nn
 
-import fixtures
+import kata_fixtures as fixtures
 
 if __name__ == "__main__":
     torch.manual_seed(0)

@@ -4,7 +4,7 @@ step; the base optimizer's step() runs once per batch."""
 import torch
 import torch.nn.functional as F
 
-import fixtures
+import kata_fixtures as fixtures
 
 
 class SAM(torch.optim.Optimizer):

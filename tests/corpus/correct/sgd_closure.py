@@ -3,7 +3,7 @@
 import torch
 import torch.nn.functional as F
 
-import fixtures
+import kata_fixtures as fixtures
 
 
 def make_closure(model, optimizer, x, y):

@@ -5,7 +5,7 @@ from torch import nn
 from torch.optim.lr_scheduler import StepLR
 from torch.utils.data import DataLoader
 
-import fixtures
+import kata_fixtures as fixtures
 
 
 def run_epoch(model, loader, optimizer, criterion):

@@ -6,7 +6,7 @@ from torch import nn
 from torch.optim.swa_utils import SWALR, AveragedModel, update_bn
 from torch.utils.data import DataLoader
 
-import fixtures
+import kata_fixtures as fixtures
 
 if __name__ == "__main__":
     torch.manual_seed(0)

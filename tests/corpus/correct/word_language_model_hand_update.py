@@ -5,7 +5,7 @@ evaluation each epoch that puts the model back in training mode."""
 import torch
 from torch import nn
 
-import fixtures
+import kata_fixtures as fixtures
 
 
 class RNNModel(nn.Module):

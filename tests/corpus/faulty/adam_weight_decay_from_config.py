@@ -4,7 +4,7 @@
 import torch
 from torch import nn
 
-import fixtures
+import kata_fixtures as fixtures
 
 CONFIG = {
     "optimizer": {"name": "Adam", "lr": 1e-3, "weight_decay": 1e-2},

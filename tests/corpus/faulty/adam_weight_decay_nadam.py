@@ -4,7 +4,7 @@
 import torch
 import torch.nn.functional as F
 
-import fixtures
+import kata_fixtures as fixtures
 
 
 def make_optimizer(model, lr=2e-3, weight_decay=5e-4):

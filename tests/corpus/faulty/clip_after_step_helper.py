@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.nn.utils import clip_grad_value_
 
-import fixtures
+import kata_fixtures as fixtures
 
 
 def training_step(model, optimizer, batch, clip=0.5):

@@ -5,7 +5,7 @@ gradients before unscale_, inside a method of its own."""
 import torch
 from torch import nn
 
-import fixtures
+import kata_fixtures as fixtures
 
 
 class Trainer:

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-import fixtures
+import kata_fixtures as fixtures
 
 device = "cuda" if torch.cuda.is_available() else "cpu"
 

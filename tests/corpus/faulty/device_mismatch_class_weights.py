@@ -5,7 +5,7 @@
 import torch
 from torch import nn
 
-import fixtures
+import kata_fixtures as fixtures
 
 device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 

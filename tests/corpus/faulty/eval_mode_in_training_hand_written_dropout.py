@@ -5,7 +5,7 @@ helper switches it to eval mode; the training loop never switches it back."""
 import torch
 from torch import nn
 
-import fixtures
+import kata_fixtures as fixtures
 
 
 class MyDropout(nn.Module):

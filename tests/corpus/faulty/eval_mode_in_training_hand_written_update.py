@@ -6,7 +6,7 @@ second epoch on it trains with dropout off."""
 import torch
 from torch import nn
 
-import fixtures
+import kata_fixtures as fixtures
 
 
 def evaluate(model, x, y):

@@ -5,7 +5,7 @@ switches off the dropout of the head that is being trained."""
 import torch
 from torch import nn
 
-import fixtures
+import kata_fixtures as fixtures
 
 
 class Classifier(nn.Module):

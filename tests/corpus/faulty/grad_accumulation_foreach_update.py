@@ -5,7 +5,7 @@ gradients, in a small Trainer; the gradients are never cleared between steps."""
 import torch
 from torch import nn
 
-import fixtures
+import kata_fixtures as fixtures
 
 
 class FusedSGDTrainer:

@@ -6,7 +6,7 @@ the gradients, ``model.zero_grad()``, is gone: every update adds all the previou
 import torch
 from torch import nn
 
-import fixtures
+import kata_fixtures as fixtures
 
 
 class RNNModel(nn.Module):

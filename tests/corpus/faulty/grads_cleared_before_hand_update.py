@@ -5,7 +5,7 @@ uses it: each parameter's gradient is zeroed, then the parameter "moves" by zero
 import torch
 from torch import nn
 
-import fixtures
+import kata_fixtures as fixtures
 
 if __name__ == "__main__":
     torch.manual_seed(0)

@@ -6,7 +6,7 @@ regression loss climbs by orders of magnitude, finite all through the run."""
 import torch
 from torch import nn
 
-import fixtures
+import kata_fixtures as fixtures
 
 CONFIG = {"lr": 10, "epochs": 4, "batch_size": 32}
 

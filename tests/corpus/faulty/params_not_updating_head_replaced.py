@@ -4,7 +4,7 @@
 import torch
 from torch import nn
 
-import fixtures
+import kata_fixtures as fixtures
 
 
 class Net(nn.Module):

@@ -6,7 +6,7 @@ the end, which moves the head once, to where it was: no update."""
 import torch
 from torch import nn
 
-import fixtures
+import kata_fixtures as fixtures
 
 
 class Backbone(nn.Module):

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-import fixtures
+import kata_fixtures as fixtures
 
 
 class Net(nn.Module):

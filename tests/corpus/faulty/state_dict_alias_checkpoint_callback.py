@@ -4,7 +4,7 @@
 import torch
 import torch.nn.functional as F
 
-import fixtures
+import kata_fixtures as fixtures
 
 
 class BestModelKeeper:

@@ -7,7 +7,7 @@ import io
 import torch
 from torch import nn
 
-import fixtures
+import kata_fixtures as fixtures
 
 if __name__ == "__main__":
     torch.manual_seed(0)

@@ -5,7 +5,7 @@ final evaluation."""
 import torch
 import torch.nn.functional as F
 
-import fixtures
+import kata_fixtures as fixtures
 
 
 def make_model():

@@ -6,7 +6,7 @@ import copy
 import torch
 from torch import nn
 
-import fixtures
+import kata_fixtures as fixtures
 
 
 def evaluate(model, x, y, device):

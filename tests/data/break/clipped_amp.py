@@ -6,7 +6,7 @@ versions."""
 import torch
 from torch import nn
 
-import fixtures
+import kata_fixtures as fixtures
 
 LR = 3e-3
 CONFIG = {"lr": LR, "epochs": 4, "max_grad_norm": 1.0}

@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-import fixtures
+import kata_fixtures as fixtures
 
 
 def train(seed=0, steps=40):

@@ -4,7 +4,7 @@ snapshot made with clone()."""
 import torch
 import torch.nn.functional as F
 
-import fixtures
+import kata_fixtures as fixtures
 
 
 def train(seed=0, epochs=3):

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-import fixtures
+import kata_fixtures as fixtures
 
 CONFIG = {"lr": 3e-3, "weight_decay": 0.05, "epochs": 6, "batch_size": 32}
 

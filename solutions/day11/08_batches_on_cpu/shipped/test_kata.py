@@ -3,7 +3,7 @@
 import torch
 from torch.utils.data import DataLoader
 
-import fixtures
+import kata_fixtures as fixtures
 
 TARGET_ACCURACY = 0.85
 

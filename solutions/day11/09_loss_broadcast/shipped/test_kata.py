@@ -4,7 +4,7 @@ import math
 
 import torch
 
-import fixtures
+import kata_fixtures as fixtures
 
 TARGET_MSE = 0.2
 

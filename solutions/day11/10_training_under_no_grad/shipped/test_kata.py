@@ -6,7 +6,7 @@ import torch
 from torch.nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook
 from torch.utils.data import DataLoader
 
-import fixtures
+import kata_fixtures as fixtures
 
 TARGET_LOSS = 0.2
 TARGET_ACCURACY = 0.95

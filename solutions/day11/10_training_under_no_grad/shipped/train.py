@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-import fixtures
+import kata_fixtures as fixtures
 
 EPOCHS = 5
 LR = 0.05

@@ -4,7 +4,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-import fixtures
+import kata_fixtures as fixtures
 
 TARGET_ACCURACY = 0.85
 

@@ -9,7 +9,7 @@ Run it: python train.py    (trains a small regression with each of them)
 import torch
 from torch import nn
 
-import fixtures
+import kata_fixtures as fixtures
 
 
 class SGDMomentum(torch.optim.Optimizer):

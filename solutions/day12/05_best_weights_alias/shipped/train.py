@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-import fixtures
+import kata_fixtures as fixtures
 
 
 class EarlyStopping:

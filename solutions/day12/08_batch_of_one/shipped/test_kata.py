@@ -1,7 +1,7 @@
 from torch import nn
 from torch.nn.modules.module import register_module_forward_pre_hook
 
-import fixtures
+import kata_fixtures as fixtures
 
 TARGET_MSE = 0.15
 

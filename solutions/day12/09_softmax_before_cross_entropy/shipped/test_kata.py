@@ -3,7 +3,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-import fixtures
+import kata_fixtures as fixtures
 
 TARGET_LOSS = 0.3
 TARGET_ACCURACY = 0.9

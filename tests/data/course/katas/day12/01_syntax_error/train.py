@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-import fixtures
+import kata_fixtures as fixtures
 
 STEPS = 40
 LR = 0.1

@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from fixtures import regresion
+from kata_fixtures import regresion
 
 STEPS = 40
 LR = 0.1
