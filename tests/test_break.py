@@ -173,6 +173,41 @@ def test_an_operator_that_does_not_apply_is_refused_naming_it_and_what_it_looked
     assert "a statement calling .eval()" in message
 
 
+_MODES_SCRIPT = """\
+import torch
+from torch import nn
+
+
+def train(model_kind="plain"):
+    layers = [nn.Linear(4, 8), nn.ReLU()]
+    {extra}
+    model = nn.Sequential(*layers, nn.Linear(8, 1))
+    for _ in range(3):
+        model.train()
+        model(torch.randn(2, 4)).sum().backward()
+        model.eval()
+        with torch.no_grad():
+            model(torch.randn(2, 4))
+"""
+
+
+@pytest.mark.parametrize("operator", ["drop-eval", "drop-train"])
+def test_mode_operators_refuse_a_model_without_a_mode_dependent_layer(operator):
+    # Deleting model.eval() / model.train() changes nothing on Linear and ReLU layers: no fault.
+    with pytest.raises(BreakError, match="dropout or BatchNorm"):
+        break_source(_MODES_SCRIPT.format(extra="pass"), operator, filename="plain.py")
+    for extra in (
+        "layers.append(nn.Dropout(0.2))",
+        "layers.append(nn.BatchNorm1d(8))",
+        "from my_models import Block; layers.append(Block())",  # a model from elsewhere
+    ):
+        mutation = break_source(_MODES_SCRIPT.format(extra=extra), operator)
+        assert (
+            mutation.source.count("model.eval()" if operator == "drop-eval" else "model.train()")
+            == 0
+        )
+
+
 def test_a_finding_code_picks_the_first_operator_that_applies():
     source = (
         "from torch import nn\n\n"

@@ -167,9 +167,11 @@ def _scheduler_per_batch(script: Script) -> None:
     "drop-eval",
     "train-mode-in-eval",
     does="delete every model.eval() call, so evaluation runs in training mode",
-    looks_for="a statement calling .eval()",
+    looks_for="a statement calling .eval(), in a script whose model has dropout or BatchNorm",
 )
 def _drop_eval(script: Script) -> None:
+    if not script.may_have_mode_layers():
+        raise NotFound
     _delete_calls(script, "eval", accept=lambda call: not call.args and not call.keywords)
 
 
@@ -177,9 +179,13 @@ def _drop_eval(script: Script) -> None:
     "drop-train",
     "eval-mode-in-training",
     does="delete every model.train() call, so training resumes in eval mode",
-    looks_for="a statement calling .train() with no argument",
+    looks_for="a statement calling .train() with no argument, in a script whose model has "
+    "dropout or BatchNorm",
 )
 def _drop_train(script: Script) -> None:
+    if not script.may_have_mode_layers():
+        raise NotFound
+
     def is_mode_switch(call: ast.Call) -> bool:
         if call.keywords:
             return False

@@ -4,6 +4,8 @@ optimizer or a scheduler, where the steps are, and line-preserving edits (``sour
 from __future__ import annotations
 
 import ast
+import re
+import sys
 
 from .source import SourceEditor
 
@@ -151,12 +153,43 @@ class Script(SourceEditor):
                 calls.append(node)
         return sorted(calls, key=lambda c: (c.lineno, c.col_offset))
 
+    def may_have_mode_layers(self) -> bool:
+        """Could the script's model hold a layer that behaves differently in training and eval
+        mode (dropout, BatchNorm, a layer of its own reading ``self.training``)? False only
+        when none is named and every import is known to define none: deleting a
+        ``model.eval()`` or ``model.train()`` would then change nothing."""
+        if _MODE_MARKERS.search(self.source):
+            return True
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.Import):
+                tops = [a.name.split(".")[0] for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                tops = [(node.module or "").split(".")[0]] if not node.level else ["."]
+            else:
+                continue
+            if any(top not in _PLAIN_MODULES for top in tops):
+                return True  # a model from elsewhere may hold them
+        return False
+
     def imports_torch(self) -> bool:
         return any(
             isinstance(node, ast.Import)
             and any(a.name == "torch" and not a.asname for a in node.names)
             for node in self.tree.body
         )
+
+
+# Names of mode-dependent layers, of the script's own (``self.training``), and of ready-made
+# models that hold them.
+_MODE_MARKERS = re.compile(
+    r"Dropout|BatchNorm|InstanceNorm|\bdropout|\bbatch_norm|\.training\b|Transformer|SmallCNN|"
+    r"torchvision|timm|transformers|resnet|vgg|densenet|mobilenet|efficientnet",
+    re.IGNORECASE,
+)
+# Imports that define no model with such a layer unless the script names one.
+_PLAIN_MODULES = frozenset(sys.stdlib_module_names) | {
+    "torch", "numpy", "kata_fixtures", "fixtures", "matplotlib", "tqdm", "pandas",
+}  # fmt: skip
 
 
 def wrapped(text: str, node: ast.expr) -> str:
