@@ -54,6 +54,7 @@ CASES = [
     ("clip-after-step", "clipped_amp.py"),
     ("clip-before-unscale", "clipped_amp.py"),
     ("scheduler-before-optimizer", "clipped_amp.py"),  # the step inside a helper
+    ("scheduler-per-batch", "clipped_amp.py"),  # into the helper, which is given the scheduler
 ]
 
 
@@ -206,6 +207,19 @@ def test_mode_operators_refuse_a_model_without_a_mode_dependent_layer(operator):
             mutation.source.count("model.eval()" if operator == "drop-eval" else "model.train()")
             == 0
         )
+
+
+def test_scheduler_per_batch_edits_a_helper_only_when_it_can_pass_it_the_scheduler():
+    source = (DATA / "clipped_amp.py").read_text()
+    mutation = break_source(source, "scheduler-per-batch")
+    assert "def train_one_epoch(model, loader, optimizer, scaler, config, scheduler):" in (
+        mutation.source
+    )
+    assert "train_one_epoch(model, loader, optimizer, scaler, CONFIG, scheduler)" in mutation.source
+    # A helper with a default argument is not rewritten: the call's arguments would shift.
+    with_default = source.replace("scaler, config):", "scaler, config, log_every=10):")
+    with pytest.raises(BreakError, match="scheduler-per-batch"):
+        break_source(with_default, "scheduler-per-batch")
 
 
 def test_a_finding_code_picks_the_first_operator_that_applies():

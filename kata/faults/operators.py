@@ -139,28 +139,88 @@ def _scheduler_before_optimizer(script: Script) -> None:
 @operator(
     "scheduler-per-batch",
     "scheduler-per-batch",
-    does="move an epoch scheduler's step() into the batch loop",
+    does="move an epoch scheduler's step() into the batch loop (into a train_one_epoch() "
+    "helper's, passing it the scheduler)",
     looks_for="a scheduler.step() statement after the batch loop that holds optimizer.step()",
 )
 def _scheduler_per_batch(script: Script) -> None:
     for body, i in script.step_statements("scheduler"):
+        call = call_stmt(body[i], "step")
+        if call is None or call.args or call.keywords:
+            continue  # ReduceLROnPlateau.step(metric): its metric is an epoch's
+        before = body[:i]
         loops = [
             s
-            for s in body[:i]
+            for s in before
             if isinstance(s, (ast.For, ast.While)) and script.contains_step(s, "optimizer")
         ]
-        if not loops:
-            continue
-        inner = [
-            (b, j)
-            for b, j in script.step_statements("optimizer")
-            if loops[-1].lineno <= b[j].lineno <= (loops[-1].end_lineno or 0)
-        ]
+        inner = (
+            [
+                (b, j)
+                for b, j in script.step_statements("optimizer")
+                if loops[-1].lineno <= b[j].lineno <= (loops[-1].end_lineno or 0)
+            ]
+            if loops
+            else []
+        )
         if inner:
             b, j = inner[0]
             script.move_after(body[i], b[j])
             return
+        if _scheduler_into_helper(script, body[i], call, before):
+            return
     raise NotFound
+
+
+def _scheduler_into_helper(
+    script: Script, stmt: ast.stmt, call: ast.Call, before: list[ast.stmt]
+) -> bool:
+    """``train_one_epoch(model, loader, optimizer)`` then ``scheduler.step()``: the step goes
+    into the helper's batch loop, after its optimizer step, and the helper is given the
+    scheduler as one more argument. Only a plain helper call and signature are edited."""
+    name = receiver(call)
+    if not isinstance(name, ast.Name):
+        return False
+    helpers = script.stepping_functions("optimizer")
+    functions = {
+        n.name: n
+        for n in ast.walk(script.tree)
+        if isinstance(n, ast.FunctionDef) and n.name in helpers
+    }
+    for stmt_before in reversed(before):
+        for node in ast.walk(stmt_before):
+            if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
+                continue
+            func = functions.get(node.func.id)
+            if func is None or node.keywords or not node.args:
+                continue
+            if any(isinstance(a, ast.Starred) for a in node.args):
+                continue
+            params = func.args
+            if params.vararg or params.kwarg or params.kwonlyargs or params.defaults:
+                continue
+            if len(params.args) != len(node.args) or name.id in {a.arg for a in params.args}:
+                continue
+            steps = [
+                (b, j)
+                for b, j in script.step_statements("optimizer")
+                if func.lineno <= b[j].lineno <= (func.end_lineno or 0)
+                and any(
+                    isinstance(loop, (ast.For, ast.While))
+                    and loop.lineno <= b[j].lineno <= (loop.end_lineno or 0)
+                    for loop in ast.walk(func)
+                )
+            ]
+            if not steps:
+                continue
+            b, j = steps[0]
+            script.move_after(stmt, b[j])
+            _, end = script.span(params.args[-1])
+            script.replace_range(end, end, f", {name.id}")
+            _, end = script.span(node.args[-1])
+            script.replace_range(end, end, f", {name.id}")
+            return True
+    return False
 
 
 @operator(

@@ -52,7 +52,7 @@ class SourceEditor:
         col = len(line.encode("utf-8")[:col_bytes].decode("utf-8", errors="ignore"))
         return self._line_starts[lineno - 1] + col
 
-    def span(self, node: ast.expr | ast.stmt | ast.keyword) -> tuple[int, int]:
+    def span(self, node: ast.expr | ast.stmt | ast.keyword | ast.arg) -> tuple[int, int]:
         start = self.offset(node.lineno, node.col_offset)
         end = self.offset(last_line(node), node.end_col_offset or 0)
         return start, end
@@ -208,7 +208,7 @@ class SourceEditor:
         return best
 
 
-def last_line(node: ast.expr | ast.stmt | ast.keyword) -> int:
+def last_line(node: ast.expr | ast.stmt | ast.keyword | ast.arg) -> int:
     return node.end_lineno or node.lineno
 
 
