@@ -9,7 +9,7 @@ Run it: python train.py    (or: python -m diagnostics train.py)
 import torch
 from torch import nn
 
-import fixtures
+import kata_fixtures as fixtures
 
 LR = 0.02
 MAX_NORM = 1.0

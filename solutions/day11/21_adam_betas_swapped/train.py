@@ -9,7 +9,7 @@ Run it: python train.py    (or: python -m diagnostics train.py)
 import torch
 from torch import nn
 
-import fixtures
+import kata_fixtures as fixtures
 
 LR = 0.01
 BETAS = (0.9, 0.999)  # Adam's decay rates: beta1 (the mean), beta2 (the square)

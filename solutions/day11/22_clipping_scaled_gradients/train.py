@@ -10,7 +10,7 @@ Run it: python train.py    (or: python -m diagnostics train.py)
 import torch
 from torch import nn
 
-import fixtures
+import kata_fixtures as fixtures
 
 LR = 0.1
 MAX_NORM = 0.5

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
-import fixtures
+import kata_fixtures as fixtures
 
 LR = 0.03
 EPOCHS = 40

@@ -10,7 +10,7 @@ Run it: python train.py    (or: python -m diagnostics train.py)
 import torch
 from torch import nn
 
-import fixtures
+import kata_fixtures as fixtures
 
 BATCH_SIZE = 2  # what fits in memory
 EPOCHS = 1  # one pass over the data, as the full-size job makes
