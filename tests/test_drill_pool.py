@@ -2,8 +2,8 @@
 
 Every round a drill can draw must report exactly its expected codes when its code runs, and
 every correct loop must run silent. This runs each of the course's code rounds once per test
-session (about a minute on an idle machine): the first xdist worker to need the verdicts computes
-them under a file lock and leaves them for the others.
+session (about a minute on an idle machine): under xdist the workers share their verdicts through
+a file, so a round one worker has run is not run again by another.
 """
 
 from __future__ import annotations
@@ -17,28 +17,48 @@ import pytest
 
 from kata.atomic import locked
 from kata.course.meta import discover
-from kata.drill.answer_key import AnswerKey
+from kata.drill.answer_key import AnswerKey, Verdict, round_digest
 from kata.drill.answers import NOTHING
-from kata.drill.rounds import Pool, build_pool, diagnose, draw
+from kata.drill.rounds import Pool, Round, build_pool, diagnose, draw
 
 PROJECT = Path(__file__).resolve().parent.parent
 METAS = discover(PROJECT)
 DAYS = sorted({m.day for m in METAS})
 
 
+class _SharedKey(AnswerKey):
+    """An answer key that the test session's xdist workers share through one file: a round
+    another worker has verified is read, not run again; each worker runs the rounds it meets
+    first, without waiting for the others (each day's pool on its own worker)."""
+
+    def verdict(self, round_: Round) -> Verdict:
+        digest = round_digest(round_)
+        if digest not in self.verdicts:
+            self._merge(save=False)
+        if digest not in self.verdicts:
+            super().verdict(round_)
+            self._merge(save=True)
+        return self.verdicts[digest]
+
+    def _merge(self, *, save: bool) -> None:
+        assert self.path is not None
+        with locked(self.path):
+            theirs = AnswerKey.load(self.path).verdicts
+            mine = {d: v for d, v in self.verdicts.items() if d not in theirs}
+            self.verdicts.update(theirs)
+            if save and mine:
+                self._dirty = True
+                self.save()
+
+
 @pytest.fixture(scope="session")
 def key(tmp_path_factory: pytest.TempPathFactory) -> AnswerKey:
-    """The verdicts of every round of the course, run once per test session."""
+    """The verdicts of every round of the course, each run once per test session."""
     if os.environ.get("PYTEST_XDIST_WORKER") is None:
         return AnswerKey(None)  # in memory: the verdicts of this run only
     folder = tmp_path_factory.getbasetemp().parent / "drill-pool"  # the session's, own lock
     folder.mkdir(exist_ok=True)
-    with locked(folder / "key.json"):
-        key = AnswerKey.load(folder / "key.json")
-        for round_ in build_pool(METAS, days=DAYS).code_rounds():
-            key.verdict(round_)
-        key.save()
-    return key
+    return _SharedKey(folder / "key.json")
 
 
 @pytest.fixture(scope="module", params=[*DAYS, 0], ids=[*(f"day{d}" for d in DAYS), "all-days"])
