@@ -28,7 +28,7 @@ import torch
 
 from ._base import unreal
 
-__all__ = ["HandUpdates", "Interval"]
+__all__ = ["HandUpdates", "Interval", "value_checksum", "value_sample"]
 
 OnError = Callable[[str, Exception], None]
 
@@ -94,7 +94,7 @@ class HandUpdates:
         if snapshot is None or param is None:
             return None
         version_moved = param._version != snapshot.version
-        values_moved = not torch.equal(_sample(param), snapshot.sample)
+        values_moved = not torch.equal(value_sample(param), snapshot.sample)
         if not (version_moved or values_moved):
             if not self.updates:
                 self._idle += 1
@@ -130,16 +130,18 @@ class HandUpdates:
             norm = float(grad.norm()) if grad is not None else 0.0
         self._snapshot = _Snapshot(
             version=param._version,
-            sample=_sample(param).clone(),
+            sample=value_sample(param).clone(),
             grad=None if grad is None else weakref.ref(grad),
             grad_nonzero=norm > 0.0,
             grad_norm=norm,
         )
 
 
-def _sample(param: torch.Tensor) -> torch.Tensor:
+def value_sample(param: torch.Tensor, size: int = _SAMPLE) -> torch.Tensor:
+    """A strided sample of at most about ``size`` of ``param``'s values (a view: clone it to
+    keep it), enough to see an update that moves the whole tensor."""
     flat = param.detach().reshape(-1)
-    return flat[:: max(1, flat.numel() // _SAMPLE)]
+    return flat[:: max(1, flat.numel() // size)]
 
 
 def _guarded(detector: HandUpdates, param: torch.Tensor) -> None:
@@ -149,3 +151,12 @@ def _guarded(detector: HandUpdates, param: torch.Tensor) -> None:
     except Exception as exc:  # a check must never break the user's run
         detector.close()
         detector._on_error("hand-update hook", exc)
+
+
+def value_checksum(param: torch.Tensor) -> tuple[float, float]:
+    """The sum of ``param``'s values and of their squares, in double precision: an update
+    moves them (the sum alone misses one that adds to zero, as a two-class bias's does)."""
+    with torch.no_grad():
+        values = param.detach()
+        norm = torch.linalg.vector_norm(values, dtype=torch.float64)  # no float64 copy
+        return float(values.sum(dtype=torch.float64)), float(norm)

@@ -35,7 +35,7 @@ from .grad_accumulation import GradAccumulation
 from .grads_cleared_before_step import GradsClearedBeforeStep
 from .no_grad_training import NoGradTraining
 from .non_finite_loss import NonFiniteLoss
-from .params_not_updating import NEVER_AFTER, ParamsNotUpdating
+from .params_not_updating import HAND_ORPHAN_AFTER, NEVER_AFTER, ParamsNotUpdating
 
 _WALK_FIRST = 4  # backward() calls whose graph is walked, then at powers of two
 
@@ -55,6 +55,8 @@ class GradientChecks(
         if interval is not None and interval.updated:
             self._judge_hand_accumulation(interval)
             self._judge_hand_cleared(interval)
+            if self._hand.updates >= HAND_ORPHAN_AFTER and not self._steps:
+                self._judge_hand_orphans(self._hand.updates)
         self._backwards += 1
         self._tracker.backwards += 1
         n = self._backwards

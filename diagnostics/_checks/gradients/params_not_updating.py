@@ -9,12 +9,14 @@ import torch
 from torch import nn
 
 from ..._location import user_location
+from .._hand_updates import value_checksum
 from .._params import OptimizerState
 from .common import describe, graph_parameters, outermost, owning_modules
 from .state import GradientState, Leaf
 
 NEVER_AFTER = 3  # steps without any gradient before an optimizer is called idle
 _ORPHAN_AFTER = 3  # optimizer steps a parameter must stay unchanged to be called orphaned
+HAND_ORPHAN_AFTER = 4  # updates by hand a parameter must stay unchanged to be called orphaned
 
 NEVER_GRADIENTS = (
     "{optimizer} stepped {steps} times, but none of its {count} parameter tensors ever received "
@@ -48,6 +50,19 @@ ORPHANS = (
     "of the model trains.{hidden}"
 )
 
+ORPHANS_BY_HAND = (
+    "{count} parameter tensors receive gradients from backward() but the update written by "
+    "hand never changes them ({names}): after {updates} updates of the rest of the model they "
+    "still hold their initial values."
+)
+
+ORPHANS_BY_HAND_FIX = (
+    "Update every parameter that should train: loop over model.parameters() (not a subset, "
+    "not a copy), in place (p -= lr * p.grad under torch.no_grad(), or "
+    "p.data.add_(p.grad, alpha=-lr)). If they are meant to stay frozen, call "
+    ".requires_grad_(False) on them, which also saves the backward work."
+)
+
 ORPHANS_HIDDEN = (
     " Their modules run inside {model} but are not registered in it (a plain Python list, "
     "dict or attribute of a non-Module), so {model}.parameters() never lists them."
@@ -73,7 +88,7 @@ class ParamsNotUpdating(GradientState):
         for param in params:
             if id(param) in self._leaves and self._leaves[id(param)].ref() is param:
                 continue
-            self._leaves[id(param)] = Leaf(param, self._steps)
+            self._leaves[id(param)] = Leaf(param, self._steps, checksum=not self._steps)
             self._undecided.append(id(param))
 
     def _decide_leaves(self) -> None:
@@ -205,5 +220,42 @@ class ParamsNotUpdating(GradientState):
                 "parameters in no optimizer": names,
                 "values never updated": f"{sum(p.numel() for p in orphans):,}",
                 "optimizers": ", ".join(describe(s) for s in self._tracker.optimizers()),
+            },
+        )
+
+    def _judge_hand_orphans(self, updates: int) -> None:
+        """Updates by hand go on (``updates`` of them): the graph parameters they never moved,
+        though backward() gives them gradients, are reported once."""
+        if "hand-orphans" in self._reported_once:
+            return
+        self._reported_once.add("hand-orphans")
+        candidates = []
+        for leaf in self._leaves.values():
+            param = leaf.ref()
+            if param is None or leaf.checksum is None or not param.requires_grad:
+                continue
+            if param._version != leaf.version or value_checksum(param) != leaf.checksum:
+                continue
+            candidates.append(leaf)
+        owners = owning_modules([m for m, _, _ in self._live_forwards()])
+        orphans = []
+        for leaf in candidates:
+            param = leaf.ref()
+            owner = owners.get(id(param))
+            if param is not None and (owner is None or owner.training):  # not a frozen teacher
+                orphans.append(param)
+        if not orphans:
+            return
+        names = self._param_names(orphans)
+        self.emit(
+            "params-not-updating",
+            key="orphans-by-hand",
+            subject=orphans[0],
+            message=ORPHANS_BY_HAND.format(count=len(orphans), names=names, updates=updates),
+            fix=ORPHANS_BY_HAND_FIX,
+            evidence={
+                "parameters never updated": names,
+                "values never updated": f"{sum(p.numel() for p in orphans):,}",
+                "update": "written by hand (no optimizer)",
             },
         )

@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from ..._findings import Location
-from .._base import Check
-from .._hand_updates import HandUpdates
+from .._base import Check, unreal
+from .._hand_updates import HandUpdates, value_checksum
 from .._params import ParamTracker
 from .common import parameter_names, shape_text
 
@@ -25,12 +25,15 @@ ROOT_MEMORY = 32  # outermost models remembered (weakly) for naming parameters
 class Leaf:
     """A parameter met in a loss graph, remembered until it is judged."""
 
-    __slots__ = ("frozen", "ref", "steps_seen", "version")
+    __slots__ = ("checksum", "frozen", "ref", "steps_seen", "version")
 
-    def __init__(self, param: nn.Parameter, steps_seen: int) -> None:
+    def __init__(self, param: nn.Parameter, steps_seen: int, *, checksum: bool = False) -> None:
         self.ref = weakref.ref(param)
         self.version = param._version
         self.steps_seen = steps_seen
+        # The sum of its values, while no optimizer has stepped: an update by hand through
+        # .data moves no version counter (one reduction, when the parameter is first met).
+        self.checksum = value_checksum(param) if checksum and not unreal(param) else None
         # Whether its module was in eval mode while training went on (None: not yet seen).
         self.frozen: bool | None = None
 
@@ -49,6 +52,7 @@ class GradientState(Check):
         self._hand_stale = 0  # updates by hand in a row on gradients not cleared
         self._hand_norms: list[float] = []  # the gradient norm each update by hand used
         self._hand_moved_nothing = 0  # updates by hand in a row that moved nothing
+        self._reported_once: set[str] = set()  # judgements made once per watch
         self._forwards: collections.deque[tuple[Any, Any, Any, bool]] = collections.deque(
             maxlen=FORWARD_MEMORY
         )
