@@ -55,8 +55,10 @@ class GradientChecks(
         if interval is not None and interval.updated:
             self._judge_hand_accumulation(interval)
             self._judge_hand_cleared(interval)
-            if self._hand.updates >= HAND_ORPHAN_AFTER and not self._steps:
-                self._judge_hand_orphans(self._hand.updates)
+            if self._hand.updates == 1 and not self._steps:
+                self._note_leaves_at_first_hand_update()
+            elif self._hand.updates > HAND_ORPHAN_AFTER and not self._steps:
+                self._judge_hand_orphans(self._hand.updates - 1)
         self._backwards += 1
         self._tracker.backwards += 1
         n = self._backwards

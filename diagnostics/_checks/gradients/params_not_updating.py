@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from ..._location import user_location
+from .._base import unreal
 from .._hand_updates import value_checksum
 from .._params import OptimizerState
 from .common import describe, graph_parameters, outermost, owning_modules
@@ -88,7 +89,7 @@ class ParamsNotUpdating(GradientState):
         for param in params:
             if id(param) in self._leaves and self._leaves[id(param)].ref() is param:
                 continue
-            self._leaves[id(param)] = Leaf(param, self._steps, checksum=not self._steps)
+            self._leaves[id(param)] = Leaf(param, self._steps)
             self._undecided.append(id(param))
 
     def _decide_leaves(self) -> None:
@@ -222,6 +223,15 @@ class ParamsNotUpdating(GradientState):
                 "optimizers": ", ".join(describe(s) for s in self._tracker.optimizers()),
             },
         )
+
+    def _note_leaves_at_first_hand_update(self) -> None:
+        """The first update by hand: note every graph parameter's values, to tell after a few
+        more updates the ones that never moved."""
+        for leaf in self._leaves.values():
+            param = leaf.ref()
+            if param is not None and param.requires_grad and not unreal(param):
+                leaf.version = param._version
+                leaf.checksum = value_checksum(param)
 
     def _judge_hand_orphans(self, updates: int) -> None:
         """Updates by hand go on (``updates`` of them): the graph parameters they never moved,

@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from ..._findings import Location
-from .._base import Check, unreal
-from .._hand_updates import HandUpdates, value_checksum
+from .._base import Check
+from .._hand_updates import HandUpdates
 from .._params import ParamTracker
 from .common import parameter_names, shape_text
 
@@ -27,13 +27,13 @@ class Leaf:
 
     __slots__ = ("checksum", "frozen", "ref", "steps_seen", "version")
 
-    def __init__(self, param: nn.Parameter, steps_seen: int, *, checksum: bool = False) -> None:
+    def __init__(self, param: nn.Parameter, steps_seen: int) -> None:
         self.ref = weakref.ref(param)
         self.version = param._version
         self.steps_seen = steps_seen
-        # The sum of its values, while no optimizer has stepped: an update by hand through
-        # .data moves no version counter (one reduction, when the parameter is first met).
-        self.checksum = value_checksum(param) if checksum and not unreal(param) else None
+        # Its values' checksum, taken at the first update by hand (an update through .data
+        # moves no version counter); None in a loop with an optimizer.
+        self.checksum: tuple[float, float] | None = None
         # Whether its module was in eval mode while training went on (None: not yet seen).
         self.frozen: bool | None = None
 
