@@ -23,6 +23,7 @@ from kata.running.verdict import SOLVED, TIMED_OUT, judge
 __all__ = [
     "check_timeout",
     "kata_or_first_unsolved",
+    "kata_to_run",
     "load_progress",
     "raw_writer",
     "run_check",
@@ -157,14 +158,26 @@ def _day_header(day: str, solved: int, total: int) -> Group:
 
 
 # -- kata check -----------------------------------------------------------------------------------
-def run_check(args: argparse.Namespace, out: Console, err: Console) -> int:
+def kata_to_run(
+    args: argparse.Namespace, out: Console, err: Console
+) -> tuple[Course, KataMeta] | None:
+    """The course and the kata ``kata check`` / ``kata watch`` run: the one named, or the
+    first unsolved; None (and a word of praise) when every kata is solved. A bad --timeout is
+    refused before anything runs."""
     course = Course.locate(args.root)
-    progress = load_progress(course, err)
-    meta = kata_or_first_unsolved(course, args.kata, progress)
+    meta = kata_or_first_unsolved(course, args.kata, load_progress(course, err))
     if meta is None:
         out.print("Every kata is solved. Well done! Try 'kata drill' for interview practice.")
-        return 0
+        return None
     check_timeout(args.timeout)
+    return course, meta
+
+
+def run_check(args: argparse.Namespace, out: Console, err: Console) -> int:
+    chosen = kata_to_run(args, out, err)
+    if chosen is None:
+        return 0
+    course, meta = chosen
     out.rule(f"{meta.id}: {meta.title}")
     runner = Runner(echo=raw_writer(out))
     blind = bool(getattr(args, "blind", False))

@@ -21,7 +21,7 @@ from kata.course.meta import META_FILE, TEST_FILE, KataMeta
 from kata.running.runner import Runner, RunResult
 from kata.running.verdict import TIMED_OUT, judge
 
-from .learn import check_timeout, kata_or_first_unsolved, load_progress, raw_writer, run_kata
+from .learn import kata_to_run, raw_writer, run_kata
 
 __all__ = ["run_watch"]
 
@@ -33,16 +33,14 @@ _QUIET_MS = 30
 
 def run_watch(args: argparse.Namespace, out: Console, err: Console) -> int:
     args.interrupt_message = STOPPED
-    course = Course.locate(args.root)
-    progress = load_progress(course, err)
-    meta = kata_or_first_unsolved(course, args.kata, progress)
-    if meta is None:
-        out.print("Every kata is solved. Well done! Try 'kata drill' for interview practice.")
+    chosen = kata_to_run(args, out, err)
+    if chosen is None:
         return 0
-    check_timeout(args.timeout)
+    course, first = chosen
     runner = Runner(echo=raw_writer(out))
     with out.status("Starting: importing torch once, so that every run starts warm..."):
         runner.warm()
+    meta: KataMeta | None = first
     while meta is not None:
         _watch_until_solved(course, meta, runner, out, seed=args.seed, timeout=args.timeout)
         meta = course.next_after(meta, course.progress())
