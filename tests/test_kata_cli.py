@@ -74,6 +74,21 @@ def test_list_shows_solved_and_failing_katas_from_the_progress_file(kata, course
     assert "█" * 10 + "░" * 20 in out
 
 
+@pytest.mark.parametrize("columns", [60, 80, 140])
+def test_list_keeps_ids_whole_and_titles_readable_at_any_width(kata, monkeypatch, columns):
+    # Long kata ids leave a title no room beside them on a narrow terminal: it goes on the line
+    # under the id instead of wrapping one word a line.
+    monkeypatch.setenv("COLUMNS", str(columns))
+    code, out, _ = kata("list")
+    assert code == 0
+    lines = out.splitlines()
+    for kata_id in (FIT, GROW, SYNTAX):
+        assert any(kata_id in line for line in lines), out  # whole, never cut
+    assert any("A line that will not fit" in line for line in lines), out
+    table = lines[: next(i for i, line in enumerate(lines) if line.startswith("Next:"))]
+    assert max(len(line.rstrip()) for line in table) <= columns, out
+
+
 def test_an_unknown_day_suggests_the_closest_one(kata):
     code, _, err = kata("list", "day3")
     assert code == 1

@@ -83,32 +83,34 @@ def run_list(args: argparse.Namespace, out: Console, err: Console) -> int:
         metas = [m for m in items if isinstance(m, KataMeta)]
         solved = sum(progress.status(m.id) == "solved" for m in metas)
         out.print(_day_header(day, solved, len(items)))
-        table = Table.grid(padding=(0, 2))
-        for _ in range(4):  # mark, status, id, level: whole, so an id can be copied from here
-            table.add_column(no_wrap=True)
-        table.add_column()  # the title wraps instead
+        rows = []
         for item in items:
             if isinstance(item, KataMetaError):
                 problems += 1
-                table.add_row(
-                    Text("  !", style="yellow"),
-                    Text("broken metadata", "yellow"),
-                    Text(_id_of(item.path.parent)),
-                    Text(""),
-                    Text(str(item), "yellow"),
+                rows.append(
+                    (
+                        Text("  !", style="yellow"),
+                        Text("broken metadata", "yellow"),
+                        Text(_id_of(item.path.parent)),
+                        Text(""),
+                        Text(str(item), "yellow"),
+                    )
                 )
                 continue
             status = progress.status(item.id)
             if status == "solved" and progress.solved_blind(item.id):
                 status = "blind"
             mark, label, style = _STATUS[status]
-            table.add_row(
-                Text(f"  {mark}", style=style),
-                Text(label, style=style),
-                Text(item.id),
-                _level_label(item),
-                Text(item.title),
+            rows.append(
+                (
+                    Text(f"  {mark}", style=style),
+                    Text(label, style=style),
+                    Text(item.id),
+                    _level_label(item),
+                    Text(item.title),
+                )
             )
+        table = _kata_table(rows, out.width)
         out.print(table)
     first = course.first_unsolved(progress)
     if first is not None:
@@ -122,6 +124,29 @@ def run_list(args: argparse.Namespace, out: Console, err: Console) -> int:
         )
         return 1
     return 0
+
+
+_TITLE_MIN = 24  # columns a title needs beside the id; narrower, it goes under the id
+
+
+def _kata_table(rows: list[tuple[Text, Text, Text, Text, Text]], width: int) -> Table:
+    """Mark, status, id and level whole (an id can be copied from here), the title beside
+    them; on a terminal too narrow for that, the title goes on the line under the id."""
+    table = Table.grid(padding=(0, 2))
+    fixed = sum(max(row[i].cell_len for row in rows) for i in range(4)) + 2 * 4
+    if width - fixed >= _TITLE_MIN:
+        for _ in range(4):
+            table.add_column(no_wrap=True)
+        table.add_column()  # the title wraps instead
+        for row in rows:
+            table.add_row(*row)
+        return table
+    table.add_column(no_wrap=True)
+    table.add_column(no_wrap=True)
+    table.add_column()
+    for mark, label, kata_id, level, title in rows:
+        table.add_row(mark, label, Text.assemble(kata_id, "  ", level, "\n", title))
+    return table
 
 
 def _level_label(meta: KataMeta) -> Text:
