@@ -74,10 +74,21 @@ def test_a_script_that_runs_clean_but_no_longer_learns_is_not_solved(kata, cours
     )
     assert count, "the drawn solution sets no lr=...: pick another --seed for this test"
     (course / "mystery" / "train.py").write_text(untrained)
+    # Nor does editing the kata's test file in the learner's copy: the shipped one is run.
+    (course / "katas" / current["kata"] / "test_kata.py").write_text("def test_ok():\n    pass\n")
     code, out, _ = kata("mystery", "check")
     assert code == 1 and "Still broken" in out and "kata's own tests fail" in out, out
     assert current["code"] not in out  # still blind
     assert _state(course)["current"] is not None  # the round goes on
+
+
+def test_a_script_that_ends_the_process_is_not_solved_and_the_command_goes_on(kata, course):
+    kata("mystery", "--day", "12", "--seed", "3")
+    current = _state(course)["current"]
+    (course / "mystery" / "train.py").write_text("import os\nos._exit(0)\n" + current["fixed"])
+    code, out, _ = kata("mystery", "check")
+    assert code == 1 and "Still broken" in out and "os._exit(0)" in out, out
+    assert _state(course)["current"]["checks"] == 1
 
 
 def test_reveal_gives_up_shows_the_fault_and_records_it(kata, course):

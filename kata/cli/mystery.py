@@ -3,10 +3,11 @@
 ``kata mystery [--day N]`` draws a reference solution of the course and a ``kata break``
 operator whose finding the diagnostics really report on that script (verified by running it,
 through the drill's answer key), and writes the broken script to ``mystery/train.py``; which
-kata and which fault stay hidden. ``kata mystery check`` runs the learner's version under the
-diagnostics without showing the diagnosis, then the tests of the kata the round was drawn from:
-it says "still broken" until the script runs clean and passes those tests (a script that no
-longer trains runs clean too), then reveals the fault. ``kata mystery reveal`` gives up and
+kata and which fault stay hidden. ``kata mystery check`` runs the course's own tests of the kata
+the round was drawn from (its shipped copies) on the learner's version, in a run of its own with
+the kata's time budget, under the diagnostics, without showing the diagnosis: it says "still
+broken" until the script runs clean and passes those tests (a script that no longer trains runs
+clean too), then reveals the fault. ``kata mystery reveal`` gives up and
 shows it. Every round is recorded in ``.kata/mystery.json``.
 """
 
@@ -19,7 +20,6 @@ import json
 import random
 import shutil
 import tempfile
-from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -27,8 +27,11 @@ from typing import Any
 from rich.console import Console
 
 from kata.atomic import locked, write_atomic
+from kata.course import meta as _meta
+from kata.course import shipped as _shipped
 from kata.course.course import CommandError, Course
 from kata.course.meta import KataMeta
+from kata.running.verdict import TIMED_OUT, Verdict, judge
 
 __all__ = ["MYSTERY_DIR", "run_mystery"]
 
@@ -109,37 +112,40 @@ def _new(course: Course, args: argparse.Namespace, out: Console) -> int:
 
 # -- check and reveal ------------------------------------------------------------------------------
 def _check(course: Course, current: dict[str, Any], out: Console) -> int:
-    from kata.drill.rounds import Round, diagnose
+    from diagnostics import CATALOGUE
 
     target = course.root / MYSTERY_DIR / "train.py"
     if not target.is_file():
         raise CommandError(f"{course.relative(target)} is gone: 'kata mystery --new' draws again.")
     meta = course.find(current["kata"])
     source = target.read_text(encoding="utf-8")
-    round_ = Round("fault", meta, current["source"], code=current["code"], broken=source)
-    out.print("Running your mystery/train.py under the diagnostics (blind)...", markup=False)
-    run = diagnose(replace(round_, codes=(current["code"],)))
+    out.print(
+        "Running the tests of the kata your mystery/train.py comes from, under the diagnostics "
+        "(blind)...",
+        markup=False,
+    )
+    verdict, codes, failed = _run_blind(meta, current.get("file", "train.py"), source)
+    # Info findings do not make a loop wrong, unless the hidden fault is one of them.
+    faults = sum(
+        code == current["code"] or code not in CATALOGUE or CATALOGUE[code].severity.fails
+        for code in codes
+    )
     _update(course, lambda s: s["current"].update(checks=int(s["current"]["checks"]) + 1))
-    if run.report is None:
-        out.print("Your file could not be loaded or has no train(): fix that first.", markup=False)
-        return 1
-    if run.crashed:
-        out.print(f"Your script crashed: {run.crashed}. Still broken.", markup=False)
-        return 1
-    if run.codes:
-        count = len(run.codes)
+    if faults:
         out.print(
-            f"Still broken: the diagnostics see {count} fault{'s' if count > 1 else ''} "
+            f"Still broken: the diagnostics see {faults} fault{'s' if faults > 1 else ''} "
             "(not shown: this is a mystery). Keep looking, or 'kata mystery reveal'.",
             markup=False,
         )
         return 1
-    out.print(f"Running the tests of the kata it was drawn from on your {target.name}...")
-    failing = _failing_kata_tests(meta, current.get("file", "train.py"), source)
-    if failing:
+    if not verdict.solved:
+        if verdict.status == TIMED_OUT:
+            why = f"they ran past the kata's time budget of {meta.timeout:g} s"
+        else:
+            why = verdict.reason or f"failing: {', '.join(failed[:3]) or 'the run ended early'}"
         out.print(
             f"Still broken: the diagnostics see nothing now, but the kata's own tests fail "
-            f"({failing}): the loop must still learn what it learned before the fault. Keep "
+            f"({why}): the loop must still learn what it learned before the fault. Keep "
             "looking, or 'kata mystery reveal'.",
             markup=False,
         )
@@ -147,32 +153,36 @@ def _check(course: Course, current: dict[str, Any], out: Console) -> int:
     return _finish(course, _read(course)["current"], out, outcome="solved")
 
 
-def _failing_kata_tests(meta: KataMeta, file: str, source: str) -> str:
-    """Run ``meta``'s own tests on its solution with ``file`` replaced by ``source``.
-
-    Returns what failed, in a few words ("" when every test passed). The diagnosis gate is
-    off: the diagnostics were just judged, blind; here the tests judge what the loop learns.
-    """
+def _run_blind(meta: KataMeta, file: str, source: str) -> tuple[Verdict, list[str], list[str]]:
+    """The course's own tests of ``meta`` (its shipped test file and kata.toml), run on its
+    solution with ``file`` replaced by ``source``, in a run of its own with the kata's time
+    budget, under the diagnostics: (the verdict, the codes found, the tests that did not
+    pass). The learner's script never runs in this process: an exit or an
+    endless loop in it ends that run, not the command."""
     from kata.running.runner import Runner, pytest_args
 
+    shipped = _shipped.shipped_dir(meta)
     with tempfile.TemporaryDirectory(prefix="kata-mystery-") as tmp:
-        folder = Path(tmp) / "katas" / meta.day_name / meta.name
-        shutil.copytree(meta.dir, folder, ignore=shutil.ignore_patterns("__pycache__", ".*"))
+        root = Path(tmp)
+        folder = root / "katas" / meta.day_name / meta.name
+        folder.mkdir(parents=True)
+        (root / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")  # not the learner's
+        for name in _shipped.COURSE_FILES:  # the course's tests, whatever the learner's copy
+            record = shipped / name
+            shutil.copyfile(record if record.is_file() else meta.dir / name, folder / name)
         for name in meta.files:
-            shutil.copy2(meta.solution_dir / name, folder / name)
+            shutil.copyfile(meta.solution_dir / name, folder / name)
         (folder / file).write_text(source, encoding="utf-8")
-        args = pytest_args([folder], root=Path(tmp), record_progress=False, timeout=meta.timeout)
-        args += ["--kata-no-gate", "--kata-authoring", "--tb=no"]
-        result = Runner(echo=lambda _text: None).run(args, report=True)
+        scratch = _meta.load(folder)
+        args = pytest_args([folder], root=root, record_progress=False, timeout=meta.timeout)
+        args += ["--kata-blind", "--kata-authoring", "--tb=no"]
+        result = Runner(echo=lambda _text: None).run(
+            args, report=True, timeout=meta.timeout, learner_dirs=[folder], cwd=root
+        )
+        verdict = judge(scratch, result)
     entry = result.katas.get(meta.id, {})
-    if result.exit_code == 0 and entry.get("status") == "solved":
-        return ""
-    if result.timed_out is not None:
-        return f"it ran past the kata's {result.timed_out:g} s budget"
     failed = [t for t, outcome in entry.get("tests", {}).items() if outcome != "passed"]
-    return (
-        ", ".join(failed[:3]) if failed else f"the test run ended with exit code {result.exit_code}"
-    )
+    return verdict, list(entry.get("codes", [])), failed
 
 
 def _finish(course: Course, current: dict[str, Any], out: Console, *, outcome: str) -> int:
