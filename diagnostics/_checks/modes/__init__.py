@@ -50,8 +50,8 @@ from torch.nn.utils.parametrize import ParametrizationList
 
 from ..._findings import Location
 from ..._location import display_path, is_user_frame
-from .._base import Check
-from .._hand_updates import HandUpdates
+from .._base import Check, unreal
+from .._hand_updates import value_checksum
 from .layers import (
     Layer,
     custom_train_layers,
@@ -176,10 +176,10 @@ class ModeChecks(Check):
         self._eval_seen: set[int] = set()
         # root id -> (weak root, its custom mode-dependent layers, forwards until a new search)
         self._custom: dict[int, tuple[weakref.ref, list[weakref.ref], int]] = {}
-        self._hand = HandUpdates(on_error=self.failed)  # updates by hand, while no optimizer
-
-    def close(self) -> None:
-        self._hand.close()
+        self._optimizer_seen = False
+        # root id -> (its first trained parameter's version and checksum at the last backward,
+        # backward() calls in a row that found it changed): updates by hand, no optimizer.
+        self._hand_marks: dict[int, tuple[tuple[int, tuple[float, float]], int]] = {}
 
     # -- root forwards (the engine keeps the stack of running modules) ------------------------
     def on_root_forward_pre(self, module: nn.Module, args: Any) -> None:
@@ -314,7 +314,6 @@ class ModeChecks(Check):
 
     # -- judgement -------------------------------------------------------------------------------
     def on_backward(self, tensors: Any) -> None:
-        self._hand.at_backward()
         self._eval_seen.clear()
         if any(isinstance(t, torch.Tensor) and t.grad_fn is None for t in tensors):
             # A backward on a loss without a graph: the forwards since the last backward were
@@ -327,14 +326,11 @@ class ModeChecks(Check):
         # by hand (or gradients accumulate); judge them without an optimizer to compare with.
         self._judge(None, self._backwards - 1)
         self._backwards += 1
-        if self._hand.updates >= 2 and self._trained_in_eval:
+        if self._trained_in_eval and not self._optimizer_seen:
             self._judge_trained_in_eval_by_hand()
-        if not self._hand.closed and self._hand.sentinel is None and self._records:
-            self._hand.follow(list(self._records[-1].root.parameters()))
 
     def on_step_pre(self, optimizer: Any) -> None:
-        if not self._hand.closed:
-            self._hand.close()  # an optimizer steps: judged at its steps from now on
+        self._optimizer_seen = True  # judged at its steps from now on
         self._judge(optimizer, self._backwards)
         if self._trained_in_eval:
             self._judge_trained_in_eval(optimizer)
@@ -350,6 +346,7 @@ class ModeChecks(Check):
                 self._verdict(record, None, final=True)
         self._records.clear()
         self._trained_in_eval.clear()
+        self._hand_marks.clear()
 
     def _judge(self, optimizer: Any, done: int) -> None:
         """Judge the forwards that ``done`` backwards (all finished by now) came after."""
@@ -416,19 +413,23 @@ class ModeChecks(Check):
                 self._report_eval_in_training(root, record, optimizer, layers)
 
     def _judge_trained_in_eval_by_hand(self) -> None:
-        """Updates by hand go on: did they train a model that a backward went through in eval
-        mode? Only the model whose parameter the updates were seen on is judged."""
-        sentinel = self._hand.sentinel
-        records = list(self._trained_in_eval.values())
-        self._trained_in_eval.clear()
-        for record in records:
-            root = record.root
-            params = [p for p in root.parameters() if p.requires_grad]
-            if sentinel is None or not any(p is sentinel for p in params):
+        """No optimizer steps, yet a backward went through a model in eval mode: it is trained
+        by hand when its parameters keep changing between backward() calls (twice in a row;
+        one change is a restore, none is a saliency map or an input attack)."""
+        for key, record in list(self._trained_in_eval.items()):
+            params = [p for p in record.root.parameters() if p.requires_grad and not unreal(p)]
+            if not params:
                 continue
-            layers = eval_mode_layers(root, {id(p) for p in params})
+            mark = (params[0]._version, value_checksum(params[0]))
+            last = self._hand_marks.get(key)
+            moved = 0 if last is None or last[0] == mark else last[1] + 1
+            self._hand_marks[key] = (mark, moved)
+            if moved < 2:
+                continue
+            del self._trained_in_eval[key]
+            layers = eval_mode_layers(record.root, {id(p) for p in params})
             if layers:
-                self._report_eval_in_training(root, record, None, layers)
+                self._report_eval_in_training(record.root, record, None, layers)
 
     # -- reports -------------------------------------------------------------------------------
     def _report_train_in_eval(self, root: nn.Module, record: _Record, *, final: bool) -> None:
