@@ -1,14 +1,15 @@
 """Updates written by hand: parameters that moved between two backward() calls, no optimizer.
 
 A loop without an optimizer updates the parameters itself: ``p -= lr * p.grad`` under
-``no_grad``, ``p.data.add_(p.grad, alpha=-lr)``, ``torch._foreach_add_(params, grads)``. For
-the gradients checks (are the gradients cleared between updates, were they cleared before the
-update used them) such an update is a step, but no call announces it: it is seen afterwards, at the next backward(), on one parameter
-(the sentinel). A post-accumulate-grad hook notes the sentinel's state as each backward()
-leaves it; at the next backward() the sentinel has been updated when its version moved (an
-in-place update) or its values did (``.data`` bypasses the version counter: a strided sample
-of at most 4096 of its values is compared). The modes check needs less: whether a model that a
-backward went through in eval mode keeps changing, which :func:`value_checksum` tells.
+``no_grad``, ``p.data.add_(p.grad, alpha=-lr)``, ``torch._foreach_add_(params, grads)``. For the
+gradients checks (are the gradients cleared between updates, were they cleared before the update
+used them) such an update is a step, but no call announces it: it is seen afterwards, at the
+next backward(), on one parameter (the sentinel). A post-accumulate-grad hook notes the
+sentinel's state as each backward() leaves it; at the next backward() the sentinel has been
+updated when its version moved (an in-place update) or its values did (``.data`` bypasses the
+version counter: a strided sample of at most 4096 of its values is compared). The modes check
+needs less: whether a model that a backward went through in eval mode keeps changing, which
+:func:`value_checksum` tells.
 
 Only loops with no optimizer are watched: the detector is closed when an optimizer steps
 (optimizers are judged at their steps), and gives up after ``_GIVE_UP`` backward() calls
