@@ -108,21 +108,22 @@ class NoGradTraining(GradientState):
         if not torch.is_grad_enabled():
             return "grad_off", ""
         # The modules that ran last, with parameters: did their outputs record a graph?
-        recent: list[tuple[nn.Module, bool]] = []
+        # (A forward under no_grad is noted as its whole model: its own parameters are all of
+        # the model's.)
+        recent: list[tuple[nn.Module, bool, bool]] = []
         callers: list[nn.Module] = []
-        for module_ref, _, _, recorded in reversed(self._forwards):
+        for module_ref, _, _, recorded, whole in reversed(self._forwards):
             module = module_ref()
             if module is None:
                 continue
             callers.append(module)
-            if module._parameters:
-                recent.append((module, recorded))
+            if module._parameters or (whole and next(module.parameters(), None) is not None):
+                recent.append((module, recorded, whole))
                 if len(recent) >= 64:
                     break
         if not recent:
             return "unknown", ""
-        modules = [m for m, _ in recent]
-        if not any(p.requires_grad for m in modules for p in m.parameters(recurse=False)):
+        if not any(p.requires_grad for m, _, whole in recent for p in m.parameters(recurse=whole)):
             return "frozen", type(outermost(callers)).__name__
-        trainable = [rec for m, rec in recent if any(p.requires_grad for p in m.parameters())]
+        trainable = [rec for m, rec, _ in recent if any(p.requires_grad for p in m.parameters())]
         return ("detached" if any(trainable) else "no_grad_forward"), ""

@@ -21,6 +21,8 @@ FORWARD_MEMORY = 2048
 LOSS_MEMORY = 200
 ROOT_MEMORY = 32  # outermost models remembered (weakly) for naming parameters
 
+_grad_enabled = torch.is_grad_enabled
+
 
 class Leaf:
     """A parameter met in a loss graph, remembered until it is judged."""
@@ -53,7 +55,8 @@ class GradientState(Check):
         self._hand_norms: list[float] = []  # the gradient norm each update by hand used
         self._hand_moved_nothing = 0  # updates by hand in a row that moved nothing
         self._reported_once: set[str] = set()  # judgements made once per watch
-        self._forwards: collections.deque[tuple[Any, Any, Any, bool]] = collections.deque(
+        # (module, input, output, output recorded a graph, the call is a whole no-grad forward)
+        self._forwards: collections.deque[tuple[Any, Any, Any, bool, bool]] = collections.deque(
             maxlen=FORWARD_MEMORY
         )
         self._losses: collections.deque[float] = collections.deque(maxlen=LOSS_MEMORY)
@@ -83,6 +86,8 @@ class GradientState(Check):
         # Weak references only, read back when a loss turns out non-finite or has no graph.
         # Inputs are kept when they need no gradient: the batch itself, while training (a NaN
         # in the data is then named as such); every other input is an earlier output.
+        if not _grad_enabled():
+            return  # no loss can come of it: noted once, as its root forward ends
         first = args[0] if args else None
         inp = None
         if isinstance(first, torch.Tensor) and not first.requires_grad:
@@ -91,11 +96,17 @@ class GradientState(Check):
             if isinstance(output, (tuple, list)) and output and isinstance(output[0], torch.Tensor):
                 output = output[0]
             else:
-                self._forwards.append((weakref.ref(module), inp, None, False))
+                self._forwards.append((weakref.ref(module), inp, None, False, False))
                 return
-        self._forwards.append((weakref.ref(module), inp, weakref.ref(output), output.requires_grad))
+        self._forwards.append(
+            (weakref.ref(module), inp, weakref.ref(output), output.requires_grad, False)
+        )
 
     def on_root_forward(self, module: Any, args: Any, output: Any) -> None:
+        if not _grad_enabled():
+            # A forward without gradients (an evaluation, an action chosen): the whole model
+            # is noted once, as one that recorded no graph.
+            self._forwards.append((weakref.ref(module), None, None, False, True))
         roots = self._roots
         known = roots.get(id(module))
         if known is None or known() is not module:
@@ -121,7 +132,7 @@ class GradientState(Check):
         """The modules still alive among those that ran lately, each with the input and output
         of its latest call (None when gone), in the order those latest calls returned."""
         latest: dict[int, tuple[nn.Module, torch.Tensor | None, torch.Tensor | None]] = {}
-        for module_ref, in_ref, out_ref, _ in self._forwards:
+        for module_ref, in_ref, out_ref, _, _ in self._forwards:
             module = module_ref()
             if module is None:
                 continue

@@ -91,6 +91,7 @@ _TRAINING_SITE = 3  # forwards in a row used by a backward that make a call site
 _SAMPLE = 64  # then one plain forward in this many is still followed there
 _MAX_RECORDS = 512  # forwards awaiting judgement; more means no step ever comes: drop the oldest
 _CUSTOM_REFRESH = 64  # root forwards between two searches of a model for custom layers
+_MAX_SITES = 1024  # direct callers remembered
 _CONSEQUENCE_CUSTOM = (
     "the custom layers {layers} run the branch of their forward() meant for training"
 )
@@ -154,6 +155,23 @@ class _Record:
         self.used = True
 
 
+class _RootLayers:
+    """What a search of a root model found, kept until the next search."""
+
+    __slots__ = ("layers", "refresh", "rnn_dropout", "root")
+
+    def __init__(self, root: nn.Module) -> None:
+        modules = list(root.modules())
+        self.root = weakref.ref(root)
+        # custom layers whose forward() reads self.training (weakly)
+        self.layers = [weakref.ref(m) for m in modules if mode_dependent(type(m))]
+        # an nn.RNN/LSTM/GRU with dropout between layers (it calls no F.dropout)
+        self.rnn_dropout = any(
+            isinstance(m, nn.RNNBase) and m.dropout > 0 and m.num_layers > 1 for m in modules
+        )
+        self.refresh = _CUSTOM_REFRESH  # root forwards until the next search
+
+
 class ModeChecks(Check):
     """Dropout and BatchNorm modes that do not match what the forward is used for."""
 
@@ -167,27 +185,54 @@ class ModeChecks(Check):
         self._records: list[_Record] = []
         self._trained_in_eval: dict[int, _Record] = {}  # root id -> last used eval-mode forward
         self._backwards = 0
-        self._rnn_dropout: dict[int, tuple[weakref.ref, bool]] = {}
         self._reported: dict[Any, tuple[Location | None, dict[str, str], str]] = {}
         self._site_used: dict[Site, int] = {}  # call site -> forwards in a row a backward used
         self._skipped = 0
         # Roots that ran a forward in eval mode since the last backward: switched back to
         # training mode under no_grad, they run Monte-Carlo dropout on purpose.
         self._eval_seen: set[int] = set()
-        # root id -> (weak root, its custom mode-dependent layers, forwards until a new search)
-        self._custom: dict[int, tuple[weakref.ref, list[weakref.ref], int]] = {}
+        # root id -> its mode-dependent layers, searched now and then
+        self._roots: dict[int, _RootLayers] = {}
+        # A root's direct caller (code, bytecode offset) -> its call site, when the caller is
+        # the user's own frame: a plain model's training forwards skip the walk of the stack.
+        self._direct_sites: dict[tuple[Any, int], Site] = {}
         self._optimizer_seen = False
         # root id -> (its first trained parameter's version and checksum at the last backward,
         # backward() calls in a row that found it changed): updates by hand, no optimizer.
         self._hand_marks: dict[int, tuple[tuple[int, tuple[float, float]], int]] = {}
 
     # -- root forwards (the engine keeps the stack of running modules) ------------------------
-    def on_root_forward_pre(self, module: nn.Module, args: Any) -> None:
-        self._layers = []
-        self._recalibrating = False
-
     def on_root_forward(self, module: nn.Module, args: Any, output: Any) -> None:
-        self._root_done(module, output)
+        # What the layers noted during this forward is taken, and cleared for the next one,
+        # here: the end of a root forward comes even when the forward raised.
+        layers, recalibrating = self._layers, self._recalibrating
+        self._layers, self._recalibrating = [], False
+        if isinstance(module, ParametrizationList):
+            return  # a parametrized weight (spectral_norm, weight_norm) read outside a forward
+        caller = sys._getframe(2)  # 0: here, 1: the engine's Module.__call__, 2: its caller
+        if self._known_training_call(module, output, layers, caller):
+            return
+        self._root_done(module, output, layers, recalibrating, caller)
+
+    def _known_training_call(
+        self, root: nn.Module, output: Any, layers: list[Layer], caller: Any
+    ) -> bool:
+        """The common case, decided without walking the stack: a plain model (no layer that
+        depends on the mode) training from a call site known to train (see _training_site)."""
+        if layers or not root.training or not isinstance(output, torch.Tensor):
+            return False
+        if output.grad_fn is None or not torch.is_grad_enabled():
+            return False
+        site = self._direct_sites.get((caller.f_code, caller.f_lasti))
+        if site is None or self._site_used.get(site, 0) < _TRAINING_SITE:
+            return False
+        info = self._roots.get(id(root))
+        if info is None or info.root() is not root or info.refresh <= 0 or info.layers:
+            return False
+        if info.rnn_dropout or torch._C._current_graph_task_id() != -1:
+            return False
+        info.refresh -= 1
+        return self._training_site(site)
 
     # -- dropout and BatchNorm calls ----------------------------------------------------------
     def on_dropout(self, name: str, input: Any, p: float, training: bool, output: Any) -> None:
@@ -232,29 +277,43 @@ class ModeChecks(Check):
             )
 
     # -- the end of a root forward --------------------------------------------------------------
-    def _root_done(self, root: nn.Module, output: Any) -> None:
-        if isinstance(root, ParametrizationList):
-            return  # a parametrized weight (spectral_norm, weight_norm) read outside a forward
+    def _root_done(
+        self,
+        root: nn.Module,
+        output: Any,
+        layers: list[Layer],
+        recalibrating: bool,
+        caller: Any,
+    ) -> None:
         for layer in self._custom_layers(root):
-            if layer.training and all(m is not layer for m, _ in self._layers):
-                self._layers.append((layer, None))
+            if layer.training and all(m is not layer for m, _ in layers):
+                layers.append((layer, None))
         grad = torch.is_grad_enabled()
         if not root.training:
             self._eval_seen.add(id(root))
             if grad:
-                self._track(root, output, eval=True)
-            if not self._layers:
+                self._track(root, output, layers, caller, eval=True)
+            if not layers:
                 return
-        elif not self._layers and not self._has_rnn_dropout(root):
+        elif not layers and not self._has_rnn_dropout(root):
             if grad:  # a plain model: an unused graph here is an evaluation without no_grad
-                self._track(root, output, eval=False, plain=True)
+                self._track(root, output, layers, caller, eval=False, plain=True)
             return
         if root.training and not grad and id(root) in self._eval_seen:
             return  # eval() then train() with no training between: Monte-Carlo dropout
-        if not self._recalibrating:
-            self._track(root, output, eval=False)
+        if not recalibrating:
+            self._track(root, output, layers, caller, eval=False)
 
-    def _track(self, root: nn.Module, output: Any, *, eval: bool, plain: bool = False) -> None:
+    def _track(
+        self,
+        root: nn.Module,
+        output: Any,
+        layers: list[Layer],
+        caller: Any,
+        *,
+        eval: bool,
+        plain: bool = False,
+    ) -> None:
         if torch._C._current_graph_task_id() != -1:
             return  # autograd runs this forward during a backward: a checkpoint's recompute
         grad = torch.is_grad_enabled()
@@ -267,9 +326,12 @@ class ModeChecks(Check):
         frames = _user_frames(2, 3 if not grad or eval else 1)
         if not frames or not _is_direct_call(frames[0]):
             return  # called by a third-party library, not by the user's code
-        if plain and self._training_site(frames[0]):
-            return
-        record = _Record(root, frames, self._backwards, self._layers, eval=eval, grad=grad)
+        if plain:
+            if len(self._direct_sites) < _MAX_SITES and is_user_frame(caller):
+                self._direct_sites[(caller.f_code, caller.f_lasti)] = frames[0]
+            if self._training_site(frames[0]):
+                return
+        record = _Record(root, frames, self._backwards, layers, eval=eval, grad=grad)
         for node in nodes:
             node.register_prehook(record.mark_used)
         records = self._records
@@ -280,14 +342,17 @@ class ModeChecks(Check):
     def _custom_layers(self, root: nn.Module) -> list[nn.Module]:
         """The layers of ``root`` whose own forward() reads ``self.training`` (custom dropout,
         noise, drop-path): searched on the first forward and every _CUSTOM_REFRESH after."""
-        entry = self._custom.get(id(root))
-        if entry is None or entry[0]() is not root or entry[2] <= 0:
-            if entry is None and len(self._custom) >= _MAX_RECORDS:
-                self._custom.clear()  # models made and dropped in a loop: start over
-            layers = [weakref.ref(m) for m in root.modules() if mode_dependent(type(m))]
-            entry = (weakref.ref(root), layers, _CUSTOM_REFRESH)
-        self._custom[id(root)] = (entry[0], entry[1], entry[2] - 1)
-        return [m for ref in entry[1] if (m := ref()) is not None]
+        info = self._info(root)
+        info.refresh -= 1
+        return [m for ref in info.layers if (m := ref()) is not None]
+
+    def _info(self, root: nn.Module) -> _RootLayers:
+        info = self._roots.get(id(root))
+        if info is None or info.root() is not root or info.refresh <= 0:
+            if info is None and len(self._roots) >= _MAX_RECORDS:
+                self._roots.clear()  # models made and dropped in a loop: start over
+            info = self._roots[id(root)] = _RootLayers(root)
+        return info
 
     def _training_site(self, site: Site) -> bool:
         """Skip most forwards of a plain model at a call site known to train.
@@ -303,14 +368,7 @@ class ModeChecks(Check):
 
     def _has_rnn_dropout(self, root: nn.Module) -> bool:
         """Does ``root`` hold an nn.RNN/LSTM/GRU with dropout between layers (no F.dropout)?"""
-        cached = self._rnn_dropout.get(id(root))
-        if cached is not None and cached[0]() is root:
-            return cached[1]
-        found = any(
-            isinstance(m, nn.RNNBase) and m.dropout > 0 and m.num_layers > 1 for m in root.modules()
-        )
-        self._rnn_dropout[id(root)] = (weakref.ref(root), found)
-        return found
+        return self._info(root).rnn_dropout
 
     # -- judgement -------------------------------------------------------------------------------
     def on_backward(self, tensors: Any) -> None:
