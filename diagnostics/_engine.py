@@ -56,6 +56,14 @@ _DROPOUTS = (
 _CLIPS = ("clip_grad_norm_", "clip_grad_value_")
 
 _is_compiling = torch.compiler.is_compiling
+# On the hottest path, the cheapest test that dynamo folds to True while it traces (the flag
+# is torch.export's and AOT tracing's); older torch has only is_compiling().
+_is_dynamo_compiling = getattr(torch.compiler, "is_dynamo_compiling", _is_compiling)
+_compiler_flags: Any = (
+    torch.compiler
+    if hasattr(torch.compiler, "_is_compiling_flag")
+    else types.SimpleNamespace(_is_compiling_flag=False)
+)
 _get_ident = threading.get_ident
 _NO_HANDLERS: dict[str, tuple[Callable[..., Any], ...]] = {e: () for e in EVENTS}
 
@@ -186,25 +194,32 @@ class _Dispatcher:
 
     # -- installation ------------------------------------------------------------------------
     def _install(self) -> None:
-        emit = self._emit
-        local = self._local
-        is_compiling = _is_compiling
+        local, failed = self._local, self._failed
+        dynamo, flags = _is_dynamo_compiling, _compiler_flags
 
         # Inside torch.compile's tracing the hooks return at once: dynamo folds
-        # is_compiling() to True, so nothing of the engine enters the compiled graph.
+        # is_dynamo_compiling() to True, so nothing of the engine enters the compiled graph.
         def step_pre(opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-            if is_compiling():
+            if dynamo() or flags._is_compiling_flag:
                 return
             handlers = local.table["on_step_pre"]
             if handlers and not _unreal_optimizer(opt):
-                emit(handlers, "on_step_pre", opt)
+                for handler in handlers:
+                    try:
+                        handler(opt)
+                    except Exception as exc:  # a check must never break the user's run
+                        failed(handler, "on_step_pre", exc, (opt,))
 
         def step_post(opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-            if is_compiling():
+            if dynamo() or flags._is_compiling_flag:
                 return
             handlers = local.table["on_step_post"]
             if handlers and not _unreal_optimizer(opt):
-                emit(handlers, "on_step_post", opt)
+                for handler in handlers:
+                    try:
+                        handler(opt)
+                    except Exception as exc:  # a check must never break the user's run
+                        failed(handler, "on_step_post", exc, (opt,))
 
         handles = [
             _optim_mod.register_optimizer_step_pre_hook(step_pre),
@@ -256,21 +271,39 @@ class _Dispatcher:
     # original. The wrappers read nothing but their closure, so that TorchScript, which
     # compiles the original's source in the wrapper's place, resolves the original's names.
     def _wrap_call(self, original: Callable[..., Any]) -> Callable[..., Any]:
-        d_local, d_failed, d_compiling = self._local, self._failed, _is_compiling
+        d_local, d_failed, d_grad_enabled = self._local, self._failed, torch.is_grad_enabled
+        d_dynamo, d_compiler = _is_dynamo_compiling, _compiler_flags
+        # torch's own Module.__call__ only picks the compiled or the plain implementation:
+        # done here, one Python frame less on every module call.
+        d_inline = original is getattr(nn.Module, "_wrapped_call_impl", None)
 
         # The hottest path of all (every module call): the handlers are called in line, and
-        # the thread's stack of running modules is kept here, once for every check.
+        # the thread's stack of running modules is kept here, once for every check. A call
+        # inside another module's forward that no handler wants (no check listens to module
+        # calls, or gradients are off) only keeps the stack.
         def __call__(module: nn.Module, *args: Any, **kwargs: Any) -> Any:
             __tracebackhide__ = True  # the user's error is in forward(), not here
-            if d_compiling():
-                return original(module, *args, **kwargs)
-            table = d_local.table
-            post = table["on_module_forward"]
-            root_post = table["on_root_forward"]
-            if not post and not root_post:
+            if d_dynamo() or d_compiler._is_compiling_flag:
                 return original(module, *args, **kwargs)
             stack = d_local.stack
+            table = d_local.table
+            post = table["on_module_forward"]
+            if stack and (not post or not d_grad_enabled()):
+                stack.append(module)
+                try:
+                    if d_inline and module._compiled_call_impl is None:
+                        return module._call_impl(*args, **kwargs)
+                    return original(module, *args, **kwargs)
+                finally:
+                    stack.pop()
+            root_post = table["on_root_forward"]
             if not stack:
+                if not post and not root_post:
+                    if d_inline and module._compiled_call_impl is None:
+                        return module._call_impl(*args, **kwargs)
+                    return original(module, *args, **kwargs)
+                if post and not d_grad_enabled():
+                    post = ()  # the event is for calls that can lead to a backward
                 for handler in table["on_root_forward_pre"]:
                     try:
                         handler(module, args)
@@ -279,7 +312,10 @@ class _Dispatcher:
             stack.append(module)
             output = None  # a check sees the forward end even when the user catches its error
             try:
-                output = original(module, *args, **kwargs)
+                if d_inline and module._compiled_call_impl is None:
+                    output = module._call_impl(*args, **kwargs)
+                else:
+                    output = original(module, *args, **kwargs)
             finally:
                 stack.pop()
                 for handler in post:
@@ -298,18 +334,25 @@ class _Dispatcher:
         return __call__
 
     def _wrap_backward(self, original: Callable[..., Any]) -> Callable[..., Any]:
-        d_local, d_emit, d_compiling, d_torch = self._local, self._emit, _is_compiling, torch
-        d_around, d_unreal = self._around_backward, _involves_unreal
+        d_local, d_failed, d_compiling, d_torch = self._local, self._failed, _is_compiling, torch
+        d_around, d_unreal, d_unreal_one = self._around_backward, _involves_unreal, unreal
 
         def backward(tensors: Any, *args: Any, **kwargs: Any) -> Any:
             handlers = d_local.table["on_backward"]
             if not handlers or d_compiling():
                 return original(tensors, *args, **kwargs)
-            if not isinstance(tensors, d_torch.Tensor):
-                tensors = tuple(tensors)  # once: a generator would be used up by the event
-            seq = (tensors,) if isinstance(tensors, d_torch.Tensor) else tensors
-            if not d_unreal(seq):
-                d_emit(handlers, "on_backward", seq)
+            if isinstance(tensors, d_torch.Tensor):
+                seq: Any = (tensors,)
+                real = not d_unreal_one(tensors)
+            else:
+                seq = tensors = tuple(tensors)  # once: a generator would be used up by the event
+                real = not d_unreal(seq)
+            if real:
+                for handler in handlers:
+                    try:
+                        handler(seq)
+                    except Exception as exc:  # a check must never break the user's run
+                        d_failed(handler, "on_backward", exc, (seq,))
             return d_around(original, tensors, args, kwargs)
 
         return backward
@@ -337,7 +380,7 @@ class _Dispatcher:
     # handle_torch_function, which looks the patched name up again: count only the outer call.
     def _wrap_loss(self, name: str, original: Callable[..., Any]) -> Callable[..., Any]:
         d_local, d_emit, d_compiling, d_name = self._local, self._emit, _is_compiling, name
-        d_unreal = _involves_unreal
+        d_unreal, d_tensor = unreal, torch.Tensor
 
         def loss(input: Any, target: Any = None, *args: Any, **kwargs: Any) -> Any:
             handlers = d_local.table["on_loss"]
@@ -345,7 +388,10 @@ class _Dispatcher:
                 if target is None and not args:
                     return original(input, **kwargs)
                 return original(input, target, *args, **kwargs)
-            if d_local.fn_depth == 0 and not d_unreal((input, target)):
+            real = not (isinstance(input, d_tensor) and d_unreal(input)) and not (
+                isinstance(target, d_tensor) and d_unreal(target)
+            )
+            if d_local.fn_depth == 0 and real:
                 d_emit(handlers, "on_loss", d_name, input, target, kwargs)
             d_local.fn_depth += 1
             try:

@@ -6,8 +6,10 @@ user's hot path (every forward, backward and step): do the least work there, kee
 of tensors, hold modules and optimizers weakly, and defer analysis to step or finish time.
 
 Events (all optional):
-    on_module_forward(module, args, output)        every nn.Module call, after forward
-                                                   (output None when forward raised)
+    on_module_forward(module, args, output)        every nn.Module call with gradients
+                                                   enabled (one that can lead to a
+                                                   backward), after forward (output None
+                                                   when forward raised)
     on_root_forward_pre(module, args)              an outermost nn.Module call, before forward
     on_root_forward(module, args, output)          an outermost nn.Module call, after forward
                                                    (the modules running meanwhile, root first:
@@ -48,6 +50,7 @@ itself (``unreal``).
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, ClassVar, Protocol
 
 import torch
@@ -154,12 +157,34 @@ class Check:
         """Remove every hook this check registered itself; nothing is reported after this."""
 
 
+_Tensor, _Parameter = torch.Tensor, torch.nn.Parameter
+
+
 def unreal(t: Any) -> bool:
     """Is ``t`` a tensor without values to read: on the meta device, or a fake tensor?"""
     if t.is_meta:
         return True
-    if type(t) is torch.Tensor or type(t) is torch.nn.Parameter:
+    if type(t) is _Tensor or type(t) is _Parameter:
         return False
     from torch._subclasses.fake_tensor import is_fake
 
     return bool(is_fake(t))
+
+
+# The latest loss read: (a weak reference to it, its version, its value).
+_last_read: tuple[Any, int, float] = (None, -1, 0.0)
+
+
+def loss_value(t: torch.Tensor) -> float:
+    """The value of a one-element loss (with a graph) about to be run back, as a float.
+
+    ``item()`` waits for an accelerator, as logging the loss does: it is read once per
+    backward() however many checks ask for it.
+    """
+    global _last_read
+    ref, version, value = _last_read
+    if ref is not None and ref() is t and t._version == version:
+        return value
+    value = float(t.item())
+    _last_read = (weakref.ref(t), t._version, value)
+    return value

@@ -72,8 +72,10 @@ class ClippingChecks(Check):
         self._scaled_pending = weakref.ref(scaler)
 
     def on_backward(self, tensors: Any) -> None:
-        self._stepped = []
-        self._unscaled = []
+        if self._stepped:
+            self._stepped = []
+        if self._unscaled:
+            self._unscaled = []
         # The backward of a scaled loss: scale() ran since the previous backward().
         self._scaler, self._scaled_pending = self._scaled_pending, None
 

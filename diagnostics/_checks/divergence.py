@@ -25,12 +25,13 @@ import torch
 
 from .._findings import Location
 from .._location import user_location
-from ._base import Check
+from ._base import Check, loss_value
 
 _FACTOR = 1000.0  # how far above its start and its minimum the loss must stand
 _SUSTAIN = 5  # consecutive steps it must stay there
 _RECOVERED = 100.0  # below this many times its start at the end: it recovered
 _SERIES = 200  # losses kept per optimizer for the evidence
+_isfinite = math.isfinite
 
 MESSAGE = (
     "The training loss of {optimizer} diverged without becoming inf or NaN: it started near "
@@ -90,31 +91,34 @@ class DivergenceChecks(Check):
 
     def on_backward(self, tensors: Any) -> None:
         for t in tensors:
-            scalar = isinstance(t, torch.Tensor) and t.numel() == 1 and t.is_floating_point()
-            if scalar and t.grad_fn is not None:
-                self._pending.append(float(t.detach().float().item()))
+            scalar = isinstance(t, torch.Tensor) and t.grad_fn is not None and t.numel() == 1
+            if scalar and t.is_floating_point():
+                self._pending.append(loss_value(t))
 
     def on_step_post(self, optimizer: Any) -> None:
-        if not self._pending:
+        pending = self._pending
+        if not pending:
             return
-        value = sum(self._pending) / len(self._pending)
+        value = pending[0] if len(pending) == 1 else sum(pending) / len(pending)
         self._pending = []
         entry = self._series.get(id(optimizer))
         if entry is None or entry[0]() is not optimizer:
             entry = (weakref.ref(optimizer), _Series())
             self._series[id(optimizer)] = entry
         series = entry[1]
-        if not math.isnan(series.last) and not math.isfinite(series.last):
+        if series.last == math.inf:
             return  # it went inf: non-finite-loss speaks for it
-        series.last = value if math.isfinite(value) else math.inf
+        finite = _isfinite(value)
+        series.last = value if finite else math.inf
         if value < 0:
             series.negative = True
-        if series.negative or not math.isfinite(value):
+        if series.negative or not finite:
             return
-        if len(series.values) < _SERIES:
-            series.values.append(value)
+        values = series.values
+        if len(values) < _SERIES:
+            values.append(value)
         else:
-            series.values[-1] = value
+            values[-1] = value
         if series.done:
             return
         if math.isnan(series.start):

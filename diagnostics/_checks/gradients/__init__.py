@@ -51,14 +51,8 @@ class GradientChecks(
     family = "gradients"
 
     def on_backward(self, tensors: Any) -> None:
-        interval = self._hand.at_backward()
-        if interval is not None and interval.updated:
-            self._judge_hand_accumulation(interval)
-            self._judge_hand_cleared(interval)
-            if self._hand.updates == 1 and not self._steps:
-                self._note_leaves_at_first_hand_update()
-            elif self._hand.updates > HAND_ORPHAN_AFTER and not self._steps:
-                self._judge_hand_orphans(self._hand.updates - 1)
+        if not self._hand.closed:
+            self._hand_update_before_backward()
         self._backwards += 1
         self._tracker.backwards += 1
         n = self._backwards
@@ -78,39 +72,56 @@ class GradientChecks(
         if graphs:
             self._collect_leaves(graphs)
 
+    def _hand_update_before_backward(self) -> None:
+        interval = self._hand.at_backward()
+        if interval is not None and interval.updated:
+            self._judge_hand_accumulation(interval)
+            self._judge_hand_cleared(interval)
+            if self._hand.updates == 1 and not self._steps:
+                self._note_leaves_at_first_hand_update()
+            elif self._hand.updates > HAND_ORPHAN_AFTER and not self._steps:
+                self._judge_hand_orphans(self._hand.updates - 1)
+
     def on_step_pre(self, optimizer: Any) -> None:
         if not self._hand.closed:
             self._hand.close()  # an optimizer steps: judged at its steps from now on
-        state = self._tracker.optimizer(optimizer)
-        self._complete_learning_rate(state)
+        tracker = self._tracker
+        state = tracker.optimizer(optimizer)
+        if self._lr_unknown:
+            self._complete_learning_rate(state)
         if state.steps == 0 and state.serial not in self._first_norm:
             self._first_norm[state.serial] = grad_norm(state.params())
-        if self._tracker.take_stale(state):
+        sentinel = state.sentinel
+        if sentinel is not None and sentinel.stale and tracker.take_stale(state):
             self._report_accumulation(state)
-        else:
-            partly = self._tracker.partly_stale(state)
+        elif state.snapshot:
+            partly = tracker.partly_stale(state)
             if partly:
                 self._report_accumulation(state, partly)
-        self._touched_before_step = self._tracker.touched(state)
+        self._touched_before_step = sentinel is not None and sentinel.touched
         if state.steps == 0:
             # The sentinel is hooked at the first step: its backward() went unseen, so the
             # first step is judged from the graph of the latest backward() instead.
             cleared = self._cleared_at_first_step(state)
+        elif self._touched_before_step:
+            cleared = tracker.cleared_since_backward(state)
         else:
-            cleared = self._tracker.cleared_since_backward(state)
+            cleared = None  # no backward() reached these gradients since the last step
         if cleared:
             self._report_cleared(state, cleared)
 
     def on_step_post(self, optimizer: Any) -> None:
-        state = self._tracker.optimizer(optimizer)
+        tracker = self._tracker
+        state = tracker.optimizer(optimizer)
         # A closure passed to step() ran its backward() inside the step: judge it now.
-        if self._tracker.take_stale(state):
+        sentinel = state.sentinel
+        if sentinel is not None and sentinel.stale and tracker.take_stale(state):
             self._report_accumulation(state)
-        if not self._touched_before_step and self._tracker.touched(state):
-            cleared = self._tracker.cleared_since_backward(state)
+        if not self._touched_before_step and tracker.touched(state):
+            cleared = tracker.cleared_since_backward(state)
             if cleared:
                 self._report_cleared(state, cleared)
-        self._tracker.after_step(state)
+        tracker.after_step(state)
         self._steps += 1
         if self._undecided:
             self._decide_leaves()

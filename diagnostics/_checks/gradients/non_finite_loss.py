@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from ..._location import user_location
+from .._base import loss_value
 from .._params import OptimizerState
 from .common import finite, fmt, learning_rates, qualified_names, shape_text
 from .state import GradientState
@@ -49,7 +50,7 @@ class NonFiniteLoss(GradientState):
 
     def _check_finite(self, t: torch.Tensor) -> None:
         if t.numel() == 1:
-            value = t.item()
+            value = loss_value(t)
             self._losses.append(value)
             if math.isfinite(value):
                 return

@@ -22,6 +22,7 @@ LOSS_MEMORY = 200
 ROOT_MEMORY = 32  # outermost models remembered (weakly) for naming parameters
 
 _grad_enabled = torch.is_grad_enabled
+_Tensor, _ref = torch.Tensor, weakref.ref  # read on every module call
 
 
 class Leaf:
@@ -84,23 +85,19 @@ class GradientState(Check):
     # -- events -------------------------------------------------------------------------------
     def on_module_forward(self, module: Any, args: Any, output: Any) -> None:
         # Weak references only, read back when a loss turns out non-finite or has no graph.
-        # Inputs are kept when they need no gradient: the batch itself, while training (a NaN
-        # in the data is then named as such); every other input is an earlier output.
-        if not _grad_enabled():
-            return  # no loss can come of it: noted once, as its root forward ends
+        # (The engine sends the calls made with gradients enabled; a forward without them is
+        # noted once, as its root forward ends.) Inputs are kept when they need no gradient:
+        # the batch itself, while training (a NaN in the data is then named as such); every
+        # other input is an earlier output.
         first = args[0] if args else None
-        inp = None
-        if isinstance(first, torch.Tensor) and not first.requires_grad:
-            inp = weakref.ref(first)
-        if not isinstance(output, torch.Tensor):
-            if isinstance(output, (tuple, list)) and output and isinstance(output[0], torch.Tensor):
+        inp = _ref(first) if isinstance(first, _Tensor) and not first.requires_grad else None
+        if not isinstance(output, _Tensor):
+            if isinstance(output, (tuple, list)) and output and isinstance(output[0], _Tensor):
                 output = output[0]
             else:
-                self._forwards.append((weakref.ref(module), inp, None, False, False))
+                self._forwards.append((_ref(module), inp, None, False, False))
                 return
-        self._forwards.append(
-            (weakref.ref(module), inp, weakref.ref(output), output.requires_grad, False)
-        )
+        self._forwards.append((_ref(module), inp, _ref(output), output.requires_grad, False))
 
     def on_root_forward(self, module: Any, args: Any, output: Any) -> None:
         if not _grad_enabled():

@@ -92,6 +92,7 @@ _SAMPLE = 64  # then one plain forward in this many is still followed there
 _MAX_RECORDS = 512  # forwards awaiting judgement; more means no step ever comes: drop the oldest
 _CUSTOM_REFRESH = 64  # root forwards between two searches of a model for custom layers
 _MAX_SITES = 1024  # direct callers remembered
+_grad_enabled = torch.is_grad_enabled
 _CONSEQUENCE_CUSTOM = (
     "the custom layers {layers} run the branch of their forward() meant for training"
 )
@@ -209,29 +210,26 @@ class ModeChecks(Check):
         self._layers, self._recalibrating = [], False
         if isinstance(module, ParametrizationList):
             return  # a parametrized weight (spectral_norm, weight_norm) read outside a forward
-        caller = sys._getframe(2)  # 0: here, 1: the engine's Module.__call__, 2: its caller
-        if self._known_training_call(module, output, layers, caller):
-            return
-        self._root_done(module, output, layers, recalibrating, caller)
-
-    def _known_training_call(
-        self, root: nn.Module, output: Any, layers: list[Layer], caller: Any
-    ) -> bool:
-        """The common case, decided without walking the stack: a plain model (no layer that
-        depends on the mode) training from a call site known to train (see _training_site)."""
-        if layers or not root.training or not isinstance(output, torch.Tensor):
-            return False
-        if output.grad_fn is None or not torch.is_grad_enabled():
-            return False
-        site = self._direct_sites.get((caller.f_code, caller.f_lasti))
-        if site is None or self._site_used.get(site, 0) < _TRAINING_SITE:
-            return False
-        info = self._roots.get(id(root))
-        if info is None or info.root() is not root or info.refresh <= 0 or info.layers:
-            return False
-        if info.rnn_dropout or torch._C._current_graph_task_id() != -1:
-            return False
+        info = self._roots.get(id(module))
+        if info is None or info.root() is not module or info.refresh <= 0:
+            info = self._info(module)
         info.refresh -= 1
+        # A plain model (no layer that depends on the mode) in training mode: without
+        # gradients there is nothing to judge; with them, most of its forwards come from a
+        # call site known to train, decided without walking the stack.
+        plain = module.training and not layers and not info.layers and not info.rnn_dropout
+        if plain and (not _grad_enabled() or self._known_training_call(output)):
+            return
+        caller = sys._getframe(1)  # 0: here, 1: the engine's Module.__call__
+        self._root_done(module, output, layers, recalibrating, info, caller.f_back)
+
+    def _known_training_call(self, output: Any) -> bool:
+        if not isinstance(output, torch.Tensor) or output.grad_fn is None:
+            return False
+        caller = sys._getframe(3)  # 0: here, 1: on_root_forward, 2: Module.__call__, 3: caller
+        site = self._direct_sites.get((caller.f_code, caller.f_lasti))
+        if site is None or torch._C._current_graph_task_id() != -1:
+            return False
         return self._training_site(site)
 
     # -- dropout and BatchNorm calls ----------------------------------------------------------
@@ -283,10 +281,12 @@ class ModeChecks(Check):
         output: Any,
         layers: list[Layer],
         recalibrating: bool,
+        info: _RootLayers,
         caller: Any,
     ) -> None:
-        for layer in self._custom_layers(root):
-            if layer.training and all(m is not layer for m, _ in layers):
+        for ref in info.layers:
+            layer = ref()
+            if layer is not None and layer.training and all(m is not layer for m, _ in layers):
                 layers.append((layer, None))
         grad = torch.is_grad_enabled()
         if not root.training:
@@ -339,14 +339,9 @@ class ModeChecks(Check):
         if len(records) > _MAX_RECORDS:
             del records[: len(records) - _MAX_RECORDS]
 
-    def _custom_layers(self, root: nn.Module) -> list[nn.Module]:
-        """The layers of ``root`` whose own forward() reads ``self.training`` (custom dropout,
-        noise, drop-path): searched on the first forward and every _CUSTOM_REFRESH after."""
-        info = self._info(root)
-        info.refresh -= 1
-        return [m for ref in info.layers if (m := ref()) is not None]
-
     def _info(self, root: nn.Module) -> _RootLayers:
+        """The mode-dependent layers of ``root``: searched on its first forward, and again
+        every _CUSTOM_REFRESH forwards (layers may be added or swapped meanwhile)."""
         info = self._roots.get(id(root))
         if info is None or info.root() is not root or info.refresh <= 0:
             if info is None and len(self._roots) >= _MAX_RECORDS:
@@ -372,24 +367,29 @@ class ModeChecks(Check):
 
     # -- judgement -------------------------------------------------------------------------------
     def on_backward(self, tensors: Any) -> None:
-        self._eval_seen.clear()
-        if any(isinstance(t, torch.Tensor) and t.grad_fn is None for t in tensors):
-            # A backward on a loss without a graph: the forwards since the last backward were
-            # meant as training, run under no_grad or cut off by a detach (no-grad-training
-            # names that fault), not evaluations.
-            for record in self._records:
-                if record.bw == self._backwards and not record.eval:
-                    record.used = True
+        if self._eval_seen:
+            self._eval_seen.clear()
+        for t in tensors:
+            if isinstance(t, torch.Tensor) and t.grad_fn is None:
+                # A backward on a loss without a graph: the forwards since the last backward
+                # were meant as training, run under no_grad or cut off by a detach
+                # (no-grad-training names that fault), not evaluations.
+                for record in self._records:
+                    if record.bw == self._backwards and not record.eval:
+                        record.used = True
+                break
         # Forwards followed by two backwards and no optimizer step: the parameters are updated
         # by hand (or gradients accumulate); judge them without an optimizer to compare with.
-        self._judge(None, self._backwards - 1)
+        if self._records:
+            self._judge(None, self._backwards - 1)
         self._backwards += 1
         if self._trained_in_eval and not self._optimizer_seen:
             self._judge_trained_in_eval_by_hand()
 
     def on_step_pre(self, optimizer: Any) -> None:
         self._optimizer_seen = True  # judged at its steps from now on
-        self._judge(optimizer, self._backwards)
+        if self._records:
+            self._judge(optimizer, self._backwards)
         if self._trained_in_eval:
             self._judge_trained_in_eval(optimizer)
 
