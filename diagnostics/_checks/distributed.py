@@ -53,8 +53,17 @@ class DistributedChecks(Check):
         self._samplers: dict[int, list[Any]] = {}
         self._ddp: weakref.WeakSet[Any] = weakref.WeakSet()
         self._steps = 0
+        # A DistributedDataParallel model is noted as it is built (a patch of its __init__);
+        # one built before the watch can exist only once a process group is: its forwards
+        # are looked at then.
+        self._ddp_before = _process_group_up()
         self._patch_sampler()
         self._patch_ddp()
+
+    def handles(self, event: str) -> bool:
+        if event == "on_root_forward" and not self._ddp_before:
+            return False
+        return super().handles(event)
 
     # -- patches of our own, removed in close() ----------------------------------------------
     def _patch(self, owner: type, name: str, wrapper: Any) -> None:
@@ -296,3 +305,10 @@ def _agree(values: Iterable[float]) -> bool:
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return all(math.isnan(v) for v in vals) or lo == hi
     return hi - lo <= _RTOL * max(abs(lo), abs(hi), 1.0)
+
+
+def _process_group_up() -> bool:
+    """Is a default process group initialized in this process?"""
+    import torch.distributed as dist
+
+    return dist.is_available() and dist.is_initialized()

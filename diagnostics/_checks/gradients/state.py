@@ -102,14 +102,16 @@ class GradientState(Check):
     def on_root_forward(self, module: Any, args: Any, output: Any) -> None:
         if not _grad_enabled():
             # A forward without gradients (an evaluation, an action chosen): the whole model
-            # is noted once, as one that recorded no graph.
-            self._forwards.append((weakref.ref(module), None, None, False, True))
+            # is noted once, as one that recorded no graph (once for a run of them).
+            forwards = self._forwards
+            if not forwards or forwards[-1][0]() is not module or not forwards[-1][4]:
+                forwards.append((_ref(module), None, None, False, True))
         roots = self._roots
         known = roots.get(id(module))
         if known is None or known() is not module:
             if len(roots) >= ROOT_MEMORY:
                 roots.pop(next(iter(roots)))
-            roots[id(module)] = weakref.ref(module)
+            roots[id(module)] = _ref(module)
 
     def _param_names(self, params: list[nn.Parameter], limit: int = 4) -> str:
         modules = [m for m, _, _ in self._live_forwards()]
