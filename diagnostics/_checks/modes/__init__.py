@@ -207,7 +207,9 @@ class ModeChecks(Check):
         # What the layers noted during this forward is taken, and cleared for the next one,
         # here: the end of a root forward comes even when the forward raised.
         layers, recalibrating = self._layers, self._recalibrating
-        self._layers, self._recalibrating = [], False
+        if layers:
+            self._layers = []
+        self._recalibrating = False
         if isinstance(module, ParametrizationList):
             return  # a parametrized weight (spectral_norm, weight_norm) read outside a forward
         info = self._roots.get(id(module))
@@ -284,10 +286,14 @@ class ModeChecks(Check):
         info: _RootLayers,
         caller: Any,
     ) -> None:
+        if not layers:
+            layers = []  # its own list: the empty one is still self._layers, for the next forward
+        custom: list[Layer] = []
         for ref in info.layers:
             layer = ref()
             if layer is not None and layer.training and all(m is not layer for m, _ in layers):
-                layers.append((layer, None))
+                custom.append((layer, None))
+        layers += custom
         grad = torch.is_grad_enabled()
         if not root.training:
             self._eval_seen.add(id(root))
