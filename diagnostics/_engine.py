@@ -336,6 +336,7 @@ class _Dispatcher:
     def _wrap_backward(self, original: Callable[..., Any]) -> Callable[..., Any]:
         d_local, d_failed, d_compiling, d_torch = self._local, self._failed, _is_compiling, torch
         d_around, d_unreal, d_unreal_one = self._around_backward, _involves_unreal, unreal
+        d_self = self
 
         def backward(tensors: Any, *args: Any, **kwargs: Any) -> Any:
             handlers = d_local.table["on_backward"]
@@ -353,6 +354,8 @@ class _Dispatcher:
                         handler(seq)
                     except Exception as exc:  # a check must never break the user's run
                         d_failed(handler, "on_backward", exc, (seq,))
+            if not d_self._several:
+                return original(tensors, *args, **kwargs)
             return d_around(original, tensors, args, kwargs)
 
         return backward
@@ -360,9 +363,7 @@ class _Dispatcher:
     def _around_backward(
         self, original: Callable[..., Any], tensors: Any, args: Any, kwargs: Any
     ) -> Any:
-        """Run backward(), noting the thread while it does when several threads watch."""
-        if not self._several:
-            return original(tensors, *args, **kwargs)
+        """Run backward(), noting the thread while it does (several threads watch)."""
         ident = _get_ident()
         with self._lock:
             self._in_backward[ident] = self._in_backward.get(ident, 0) + 1
