@@ -31,15 +31,15 @@ frozen teachers (their output does not require grad), EMA copies and teachers in
 activation checkpointing (its graph-free first pass and its recomputation during backward).
 The module stack assumes one thread runs forwards (not nn.DataParallel's replicas).
 
-Which layers depend on the mode, and how a finding names them, is in ``layers``; this module
-decides when a forward was an evaluation or a training one, and reports.
+Which layers depend on the mode, and how a finding names them, is in ``layers``; what is read
+of a root forward (its call sites, its output's graph nodes, its model's mode-dependent layers)
+is in ``forwards``; this module decides when a forward was an evaluation or a training one, and
+reports.
 """
 
 from __future__ import annotations
 
-import os
 import sys
-import weakref
 from typing import Any
 
 import torch
@@ -49,15 +49,24 @@ from torch.nn.modules.dropout import _DropoutNd
 from torch.nn.utils.parametrize import ParametrizationList
 
 from ..._findings import Location
-from ..._location import display_path, is_user_frame
+from ..._location import is_user_frame
 from .._base import Check, unreal
 from .._hand_updates import value_checksum
+from .forwards import (
+    RootLayers,
+    Site,
+    call_chain,
+    called_by_checkpoint,
+    grad_fns,
+    is_direct_call,
+    site_location,
+    user_frames,
+)
 from .layers import (
     Layer,
     custom_train_layers,
     eval_mode_layers,
     join_names,
-    mode_dependent,
     path_in,
     train_mode_layers,
 )
@@ -90,37 +99,11 @@ _CONSEQUENCE_BN = (
 _TRAINING_SITE = 3  # forwards in a row used by a backward that make a call site a training one
 _SAMPLE = 64  # then one plain forward in this many is still followed there
 _MAX_RECORDS = 512  # forwards awaiting judgement; more means no step ever comes: drop the oldest
-_CUSTOM_REFRESH = 64  # root forwards between two searches of a model for custom layers
 _MAX_SITES = 1024  # direct callers remembered
 _grad_enabled = torch.is_grad_enabled
 _CONSEQUENCE_CUSTOM = (
     "the custom layers {layers} run the branch of their forward() meant for training"
 )
-
-# The diagnostics package (this file is diagnostics/_checks/modes/__init__.py).
-_HERE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-Site = tuple[str, int, str]  # (filename, line, function), turned into a Location when reported
-
-
-def _user_frames(skip: int, limit: int) -> tuple[Site, ...]:
-    """The innermost ``limit`` user frames, as sites (cheap to keep: no frame held)."""
-    out: list[Site] = []
-    frame: Any = sys._getframe(skip)
-    while frame is not None and len(out) < limit:
-        if is_user_frame(frame):
-            code = frame.f_code
-            out.append((code.co_filename, frame.f_lineno, code.co_name))
-        frame = frame.f_back
-    return tuple(out)
-
-
-def _location(site: Site | None) -> Location | None:
-    return Location(display_path(site[0]), site[1], site[2]) if site else None
-
-
-def _chain(frames: tuple[Site, ...]) -> str:
-    return " <- ".join(f"{fn}() at {display_path(file)}:{line}" for file, line, fn in frames)
 
 
 class _Record:
@@ -156,23 +139,6 @@ class _Record:
         self.used = True
 
 
-class _RootLayers:
-    """What a search of a root model found, kept until the next search."""
-
-    __slots__ = ("layers", "refresh", "rnn_dropout", "root")
-
-    def __init__(self, root: nn.Module) -> None:
-        modules = list(root.modules())
-        self.root = weakref.ref(root)
-        # custom layers whose forward() reads self.training (weakly)
-        self.layers = [weakref.ref(m) for m in modules if mode_dependent(type(m))]
-        # an nn.RNN/LSTM/GRU with dropout between layers (it calls no F.dropout)
-        self.rnn_dropout = any(
-            isinstance(m, nn.RNNBase) and m.dropout > 0 and m.num_layers > 1 for m in modules
-        )
-        self.refresh = _CUSTOM_REFRESH  # root forwards until the next search
-
-
 class ModeChecks(Check):
     """Dropout and BatchNorm modes that do not match what the forward is used for."""
 
@@ -193,7 +159,7 @@ class ModeChecks(Check):
         # training mode under no_grad, they run Monte-Carlo dropout on purpose.
         self._eval_seen: set[int] = set()
         # root id -> its mode-dependent layers, searched now and then
-        self._roots: dict[int, _RootLayers] = {}
+        self._roots: dict[int, RootLayers] = {}
         # A root's direct caller (code, bytecode offset) -> its call site, when the caller is
         # the user's own frame: a plain model's training forwards skip the walk of the stack.
         self._direct_sites: dict[tuple[Any, int], Site] = {}
@@ -283,7 +249,7 @@ class ModeChecks(Check):
         output: Any,
         layers: list[Layer],
         recalibrating: bool,
-        info: _RootLayers,
+        info: RootLayers,
         caller: Any,
     ) -> None:
         if not layers:
@@ -323,14 +289,14 @@ class ModeChecks(Check):
         if torch._C._current_graph_task_id() != -1:
             return  # autograd runs this forward during a backward: a checkpoint's recompute
         grad = torch.is_grad_enabled()
-        nodes = _grad_fns(output) if grad else ()
+        nodes = grad_fns(output) if grad else ()
         if (eval or plain) and not nodes:
             return  # nothing recorded for autograd: a frozen model, nothing to judge
-        if not grad and _called_by_checkpoint():
+        if not grad and called_by_checkpoint():
             return  # torch.utils.checkpoint's first, graph-free pass of a training forward
         # Training forwards are the common case: keep only their call site (one frame).
-        frames = _user_frames(2, 3 if not grad or eval else 1)
-        if not frames or not _is_direct_call(frames[0]):
+        frames = user_frames(2, 3 if not grad or eval else 1)
+        if not frames or not is_direct_call(frames[0]):
             return  # called by a third-party library, not by the user's code
         if plain:
             if len(self._direct_sites) < _MAX_SITES and is_user_frame(caller):
@@ -345,14 +311,14 @@ class ModeChecks(Check):
         if len(records) > _MAX_RECORDS:
             del records[: len(records) - _MAX_RECORDS]
 
-    def _info(self, root: nn.Module) -> _RootLayers:
+    def _info(self, root: nn.Module) -> RootLayers:
         """The mode-dependent layers of ``root``: searched on its first forward, and again
-        every _CUSTOM_REFRESH forwards (layers may be added or swapped meanwhile)."""
+        every CUSTOM_REFRESH forwards (layers may be added or swapped meanwhile)."""
         info = self._roots.get(id(root))
         if info is None or info.root() is not root or info.refresh <= 0:
             if info is None and len(self._roots) >= _MAX_RECORDS:
                 self._roots.clear()  # models made and dropped in a loop: start over
-            info = self._roots[id(root)] = _RootLayers(root)
+            info = self._roots[id(root)] = RootLayers(root)
         return info
 
     def _training_site(self, site: Site) -> bool:
@@ -533,8 +499,8 @@ class ModeChecks(Check):
                 "gradients": "enabled" if record.grad else "disabled (no_grad)",
             }
             if len(record.frames) > 1:
-                evidence["called from"] = _chain(record.frames[1:])
-            self._reported[key] = (_location(record.frames[0]), evidence, message)
+                evidence["called from"] = call_chain(record.frames[1:])
+            self._reported[key] = (site_location(record.frames[0]), evidence, message)
         location, evidence, message = self._reported[key]
         self.emit(
             "train-mode-in-eval",
@@ -549,7 +515,7 @@ class ModeChecks(Check):
     def _report_functional(self, module: nn.Module, call: str, detail: str, fix: str) -> None:
         key = ("functional", id(module), call)
         if key not in self._reported:
-            frames = _user_frames(2, 4)
+            frames = user_frames(2, 4)
             owner = type(module).__name__
             path = path_in(self._stack()[0], module)
             where = f"{path} ({owner})" if path else owner
@@ -560,8 +526,8 @@ class ModeChecks(Check):
             )
             evidence = {"module": f"{where}, eval mode", "call": f"{call}, {detail}"}
             if len(frames) > 1:
-                evidence["called from"] = _chain(frames[1:])
-            location = _location(frames[0]) if frames else None
+                evidence["called from"] = call_chain(frames[1:])
+            location = site_location(frames[0]) if frames else None
             self._reported[key] = (location, evidence, message)
         location, evidence, message = self._reported[key]
         self.emit(
@@ -575,7 +541,7 @@ class ModeChecks(Check):
         )
 
     def _report_loose(self, call: str, detail: str, fix: str) -> None:
-        frames = _user_frames(2, 3)
+        frames = user_frames(2, 3)
         site = frames[0] if frames else None
         key = ("loose", call, site)
         message = (
@@ -585,13 +551,13 @@ class ModeChecks(Check):
         )
         evidence = {"call": f"{call}, {detail}"}
         if len(frames) > 1:
-            evidence["called from"] = _chain(frames[1:])
+            evidence["called from"] = call_chain(frames[1:])
         self.emit(
             "train-mode-in-eval",
             key=key,
             message=message,
             fix=fix,
-            location=_location(site),
+            location=site_location(site),
             evidence=evidence,
         )
 
@@ -625,8 +591,8 @@ class ModeChecks(Check):
                 else type(optimizer).__name__,
             }
             if len(record.frames) > 1:
-                evidence["called from"] = _chain(record.frames[1:])
-            self._reported[key] = (_location(record.frames[0]), evidence, message)
+                evidence["called from"] = call_chain(record.frames[1:])
+            self._reported[key] = (site_location(record.frames[0]), evidence, message)
         location, evidence, message = self._reported[key]
         self.emit(
             "eval-mode-in-training",
@@ -650,8 +616,8 @@ class ModeChecks(Check):
             )
             evidence = {"model": f"{name} ({mode} mode)", "gradients": "enabled"}
             if len(record.frames) > 1:
-                evidence["called from"] = _chain(record.frames[1:])
-            self._reported[key] = (_location(record.frames[0]), evidence, message)
+                evidence["called from"] = call_chain(record.frames[1:])
+            self._reported[key] = (site_location(record.frames[0]), evidence, message)
         location, evidence, message = self._reported[key]
         self.emit(
             "eval-without-no-grad",
@@ -662,51 +628,6 @@ class ModeChecks(Check):
             evidence=evidence,
             subject=root,
         )
-
-
-# -- helpers --------------------------------------------------------------------------------------
-def _grad_fns(output: Any) -> tuple[Any, ...]:
-    """The distinct grad_fn nodes of the tensors in a forward's output (up to 4)."""
-    if isinstance(output, torch.Tensor):
-        fn = output.grad_fn
-        return (fn,) if fn is not None else ()
-    if isinstance(output, dict):
-        output = list(output.values())
-    if not isinstance(output, (tuple, list)):
-        return ()
-    found: list[Any] = []
-    for item in output[:8]:
-        if isinstance(item, (tuple, list)):
-            items: Any = item[:4]
-        else:
-            items = (item,)
-        for tensor in items:
-            if isinstance(tensor, torch.Tensor) and tensor.grad_fn is not None:
-                fn = tensor.grad_fn
-                if all(fn is not other for other in found):
-                    found.append(fn)
-    return tuple(found[:4])
-
-
-_MODULE_CALL = os.path.join("torch", "nn", "modules", "module.py")
-_CHECKPOINT = os.path.join("torch", "utils", "checkpoint.py")
-
-
-def _called_by_checkpoint() -> bool:
-    """Is the root module's caller torch.utils.checkpoint (use_reentrant=True)?"""
-    frame: Any = sys._getframe(2)
-    while frame is not None:
-        name = frame.f_code.co_filename
-        if not (name.startswith(_HERE) or name.endswith(_MODULE_CALL)):
-            return name.endswith(_CHECKPOINT)
-        frame = frame.f_back
-    return False
-
-
-def _is_direct_call(site: Site) -> bool:
-    """Was the root called from the user's code (not from a library installed in site-packages,
-    such as a model-summary tool)?"""
-    return "site-packages" not in site[0] and "dist-packages" not in site[0]
 
 
 def _param_ids(optimizer: Any) -> set[int]:
