@@ -273,8 +273,9 @@ class _Dispatcher:
     def _wrap_call(self, original: Callable[..., Any]) -> Callable[..., Any]:
         d_local, d_failed, d_grad_enabled = self._local, self._failed, torch.is_grad_enabled
         d_dynamo, d_compiler = _is_dynamo_compiling, _compiler_flags
-        # torch's own Module.__call__ only picks the compiled or the plain implementation:
-        # done here, one Python frame less on every module call.
+        # torch's own Module.__call__ (the function itself, whatever a subclass defines) only
+        # picks the compiled or the plain implementation: done here, one Python frame less on
+        # every module call, unless someone else patched Module.__call__ before us.
         d_inline = original is getattr(nn.Module, "_wrapped_call_impl", None)
 
         # The hottest path of all (every module call): the handlers are called in line, and
