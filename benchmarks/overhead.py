@@ -1,12 +1,16 @@
 """Step-time overhead of diagnostics.watch(), measured side by side in one run.
 
-    python benchmarks/overhead.py [--repeats 7] [--steps 200]
+    python benchmarks/overhead.py [--repeats 7] [--steps 200] [--cpu-time] [--by-family]
 
 Three workloads: a tiny MLP (the worst case: hooks cost the most relative to the work), an
 RL-style loop (sixteen batch-1 forwards that choose actions, then one update on a batch) and a
 torchvision ResNet-18 on 64x64 images on the CPU. Plain and watched runs alternate, each
 repeat timing a block of steps, and the ratio of medians is printed. Targets: at most 1.15x on
 the MLP and the RL loop, 1.03x on ResNet-18.
+
+``--by-family`` says where the overhead of the MLP and RL loops goes: the engine with every
+family's handlers replaced by ones that do nothing (the cost of the hooks and the dispatch),
+then each family's own work over that floor (that family real, the others doing nothing).
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ import torch.nn.functional as F
 from torch import nn
 
 import diagnostics
+from diagnostics import Check
+from diagnostics._checks import ALL_CHECKS
+from diagnostics._checks._base import EVENTS
 
 
 def mlp_step() -> Callable[[], None]:
@@ -77,9 +84,11 @@ def resnet_step(batch: int = 16) -> Callable[[], None]:
 CLOCK: Callable[[], float] = time.perf_counter
 
 
-def _block(step: Callable[[], None], steps: int, watched: bool) -> float:
+def _block(
+    step: Callable[[], None], steps: int, watched: bool, checks: list[type[Check]] | None = None
+) -> float:
     if watched:
-        with diagnostics.watch() as report:
+        with diagnostics.watch(checks=checks) as report:
             start = CLOCK()
             for _ in range(steps):
                 step()
@@ -108,6 +117,43 @@ def measure(name: str, step: Callable[[], None], steps: int, repeats: int) -> fl
     return w / p
 
 
+def _idle(family: type[Check]) -> type[Check]:
+    """``family`` with handlers that do nothing, listening to the same events."""
+    handlers = {
+        event: (lambda self, *args: None)
+        for event in EVENTS
+        if event != "finish" and getattr(family, event) is not getattr(Check, event)
+    }
+    return type(f"Idle{family.__name__}", (Check,), {"family": f"idle-{family.family}", **handlers})
+
+
+def by_family(name: str, step: Callable[[], None], steps: int, repeats: int) -> None:
+    for _ in range(max(3, steps // 10)):
+        step()
+    idle = {family: _idle(family) for family in ALL_CHECKS}
+    configs: dict[str, list[type[Check]] | None] = {
+        "hooks and dispatch": list(idle.values()),
+        **{
+            family.family: [f if f is family else idle[f] for f in ALL_CHECKS]
+            for family in ALL_CHECKS
+        },
+    }
+    plain: list[float] = []
+    times: dict[str, list[float]] = {key: [] for key in configs}
+    for _ in range(repeats):
+        plain.append(_block(step, steps, watched=False))
+        for key, checks in configs.items():
+            times[key].append(_block(step, steps, watched=True, checks=checks))
+    p = statistics.median(plain)
+    floor = statistics.median(times["hooks and dispatch"])
+    print(f"{name}: plain {p * 1e6:.1f} us/step")
+    print(f"  {'hooks and dispatch':<20} {(floor - p) * 1e6:+7.1f} us/step over plain")
+    for key in configs:
+        if key != "hooks and dispatch":
+            extra = statistics.median(times[key]) - floor
+            print(f"  {key:<20} {extra * 1e6:+7.1f} us/step over the floor")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
@@ -120,6 +166,11 @@ def main() -> None:
         help="time the calling thread's CPU time rather than the wall clock (steadier on a "
         "loaded machine; with --threads 1 on the CPU the whole step runs in that thread)",
     )
+    parser.add_argument(
+        "--by-family",
+        action="store_true",
+        help="break the MLP and RL overhead down: the hooks, then each family of checks",
+    )
     args = parser.parse_args()
     global CLOCK
     if args.cpu_time:
@@ -127,6 +178,10 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     clock = "thread CPU time" if args.cpu_time else "wall clock"
     print(f"torch {torch.__version__}, {args.threads} thread(s), {args.repeats} repeats, {clock}")
+    if args.by_family:
+        by_family("MLP", mlp_step(), args.steps, args.repeats)
+        by_family("RL batch-1", rl_step(), max(1, args.steps // 4), args.repeats)
+        return
     measure("MLP", mlp_step(), args.steps, args.repeats)
     measure("RL batch-1", rl_step(), max(1, args.steps // 4), args.repeats)
     measure("ResNet-18", resnet_step(), args.resnet_steps, args.repeats)
