@@ -1,7 +1,9 @@
 """The engine's module calls: under a watch a module is called exactly as torch calls it.
 
 The engine's ``Module.__call__`` picks the compiled or the plain implementation itself, as
-torch's does (one Python frame less on every call).
+torch's does (one Python frame less on every call). Calls made without gradients reach no
+per-call handler: a forward under no_grad is noted once, as a whole, and is still named as the
+cause of a loss without a graph.
 """
 
 from __future__ import annotations
@@ -111,3 +113,37 @@ def test_a_forward_without_gradients_named_as_the_cause_after_a_run_of_them():
     [finding] = report.findings
     assert finding.code == "no-grad-training"
     assert "ran under torch.no_grad()" in finding.message
+
+
+def _train_then_fail(*, no_grad: bool) -> diagnostics.Report:
+    """Three good steps, then a step whose loss has no graph: its forward ran under no_grad,
+    or its loss was detached."""
+    torch.manual_seed(0)
+    q = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 2))
+    opt = torch.optim.SGD(q.parameters(), lr=0.1)
+    with diagnostics.watch() as report:
+        for i in range(4):
+            opt.zero_grad()
+            if i == 3 and no_grad:
+                with torch.no_grad():
+                    out = q(torch.randn(8, 4))
+            else:
+                out = q(torch.randn(8, 4))
+            loss = F.mse_loss(out, torch.randn(8, 2))
+            if i == 3 and not no_grad:
+                loss = loss.detach()
+            if i == 3:
+                with pytest.raises(RuntimeError):
+                    loss.backward()
+                break
+            loss.backward()
+            opt.step()
+    return report
+
+
+def test_the_latest_forward_names_the_cause_of_a_loss_without_a_graph():
+    [finding] = _train_then_fail(no_grad=True).findings
+    assert finding.code == "no-grad-training"
+    assert "ran under torch.no_grad()" in finding.message  # not the earlier training forwards
+    [finding] = _train_then_fail(no_grad=False).findings
+    assert "cut off from it" in finding.message

@@ -107,15 +107,21 @@ class NoGradTraining(GradientState):
             return "inference", ""
         if not torch.is_grad_enabled():
             return "grad_off", ""
-        # The modules that ran last, with parameters: did their outputs record a graph?
-        # (A forward under no_grad is noted as its whole model: its own parameters are all of
-        # the model's.)
+        # The modules that ran last, with parameters: did their outputs record a graph? Each
+        # module's latest call decides; a forward under no_grad is noted as its whole model,
+        # whose own parameters are all of the model's, and it is the latest call of each of
+        # its layers.
         recent: list[tuple[nn.Module, bool, bool]] = []
         callers: list[nn.Module] = []
+        seen: set[int] = set()
         for module_ref, _, _, recorded, whole in reversed(self._forwards):
             module = module_ref()
-            if module is None:
+            if module is None or id(module) in seen:
                 continue
+            if whole:
+                seen.update(id(m) for m in module.modules())
+            else:
+                seen.add(id(module))
             callers.append(module)
             if module._parameters or (whole and next(module.parameters(), None) is not None):
                 recent.append((module, recorded, whole))
