@@ -63,9 +63,10 @@ def run_cli(tmp_path: Path, body: str, *args: str, torchrun: bool = False, env=N
             env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT), **(env or {})},
         )
         # gloo sometimes aborts a rank while its threads wind down at exit ("terminate called
-        # without an active exception", exit -6), with or without a watch: run such a launch
-        # once more rather than judge the diagnostics by torch's teardown.
-        if not (torchrun and _GLOO_TEARDOWN_ABORT in proc.stderr):
+        # without an active exception", exit -6), with or without a watch, under torchrun and
+        # mp.spawn alike (about one launch in thirty): run such a launch once more rather than
+        # judge the diagnostics by torch's teardown.
+        if _GLOO_TEARDOWN_ABORT not in proc.stderr:
             break
     data = json.loads(out.read_text()) if out.exists() else None
     return proc, data

@@ -2,14 +2,16 @@
 
 Every round a drill can draw must report exactly its expected codes when its code runs, and
 every correct loop must run silent. This runs each of the course's code rounds once per test
-session (about a minute on an idle machine): under xdist the workers share their verdicts through
-a file, so a round one worker has run is not run again by another.
+session (about 45 s of CPU): under xdist the workers share their verdicts through a file, and a
+worker claims a round before it runs it, so that no round is run by two workers (a day's pool
+and the pool of every day overlap).
 """
 
 from __future__ import annotations
 
 import os
 import random
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -28,8 +30,37 @@ DAYS = sorted({m.day for m in METAS})
 
 class _SharedKey(AnswerKey):
     """An answer key that the test session's xdist workers share through one file: a round
-    another worker has verified is read, not run again; each worker runs the rounds it meets
-    first, without waiting for the others (each day's pool on its own worker)."""
+    another worker has verified is read, not run again. Before running a round a worker claims
+    it (a file in ``claims/``); a round another worker has claimed is left to that worker, and
+    its verdict read once it is there (``verify``)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.claims = path.parent / "claims"
+        self.claims.mkdir(exist_ok=True)
+
+    def verify(self, rounds: list[Round], *, timeout: float = 600.0) -> None:
+        """Have a verdict for every round: run the unclaimed ones, then wait for the others."""
+        self._merge(save=False)
+        theirs = []
+        for round_ in rounds:
+            digest = round_digest(round_)
+            if digest in self.verdicts:
+                continue
+            if self._claim(digest):
+                super().verdict(round_)
+                self._merge(save=True)
+            else:
+                theirs.append(round_)
+        deadline = time.monotonic() + timeout
+        while theirs:
+            time.sleep(0.1)
+            self._merge(save=False)
+            theirs = [r for r in theirs if round_digest(r) not in self.verdicts]
+            if time.monotonic() > deadline:  # the claiming worker is gone: run them here
+                for round_ in theirs:
+                    self.verdict(round_)
+                return
 
     def verdict(self, round_: Round) -> Verdict:
         digest = round_digest(round_)
@@ -39,6 +70,13 @@ class _SharedKey(AnswerKey):
             super().verdict(round_)
             self._merge(save=True)
         return self.verdicts[digest]
+
+    def _claim(self, digest: str) -> bool:
+        try:
+            os.close(os.open(self.claims / digest, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            return False
+        return True
 
     def _merge(self, *, save: bool) -> None:
         assert self.path is not None
@@ -65,6 +103,8 @@ def key(tmp_path_factory: pytest.TempPathFactory) -> AnswerKey:
 def day_pool(request, key) -> tuple[int, Pool, list, list]:
     """A day's pool (``--day``), or the pool of every day together (0: no ``--day``)."""
     pool = build_pool(METAS, days=[request.param] if request.param else DAYS)
+    if isinstance(key, _SharedKey):
+        key.verify(pool.code_rounds())
     kept = [r for r in pool.code_rounds() if key.confirms(r)]
     dropped = [r for r in pool.code_rounds() if r not in kept]
     return request.param, pool, kept, dropped

@@ -23,6 +23,7 @@ import pytest
 from kata.cli import main
 from kata.course import progress as _progress
 from kata.running.runner import Runner, pytest_args
+from tests._forked import ForkedCommand, run_forked
 from tests.helpers import alive, kata_command
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -547,12 +548,10 @@ def test_ctrl_c_stops_watch_with_one_line_and_no_traceback(course):
 
 
 def _watch_until_fixed(course: Path, fix: Callable[[], None]) -> tuple[int, str, str]:
-    """Run ``kata watch GROW`` in its own process (a test worker's state never reaches it):
-    ``fix`` runs once its first verdict is out; returns (exit code, stdout, stderr)."""
-    proc = subprocess.Popen(
-        _command("watch", GROW, "--root", str(course)), stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, env=_env(), cwd=PROJECT,
-    )  # fmt: skip
+    """Run ``kata watch GROW`` in its own process (what it does never reaches the test worker;
+    a fork of it, started as a fresh process would be: tests/_forked.py): ``fix`` runs once its
+    first verdict is out; returns (exit code, stdout, stderr)."""
+    proc = ForkedCommand("kata.cli", "watch", GROW, "--root", str(course), env=_env(), cwd=PROJECT)
     try:
         seen = []
         assert proc.stdout is not None
@@ -652,7 +651,8 @@ def test_after_solving_with_another_fix_check_shows_the_diff_to_the_reference(ka
 
 # -- colour and width in a real terminal ----------------------------------------------------------
 def _in_a_terminal(argv: list[str], env: dict[str, str], columns: int) -> str:
-    """Run ``argv`` with a pseudo-terminal ``columns`` wide as its stdout and stderr."""
+    """Run ``argv`` (``python -m MODULE ARGS``) with a pseudo-terminal ``columns`` wide as its
+    stdin, stdout and stderr, in a fork of this process (tests/_forked.py)."""
     import fcntl
     import pty
     import struct
@@ -660,7 +660,11 @@ def _in_a_terminal(argv: list[str], env: dict[str, str], columns: int) -> str:
 
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
-    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=PROJECT)
+    python, dash_m, module, *args = argv
+    assert (python, dash_m) == (sys.executable, "-m"), argv
+    proc = ForkedCommand(
+        module, *args, env=env, cwd=PROJECT, stdin=slave, stdout=slave, stderr=slave
+    )
     os.close(slave)
     chunks = []
     while True:
@@ -699,16 +703,10 @@ def test_in_a_terminal_colour_is_on_and_force_color_turns_it_on_in_a_pipe(course
     env.pop("FORCE_COLOR", None)
     out = _in_a_terminal(_command("check", GROW, "--root", str(course)), env, columns=100)
     assert _COLOUR.search(out)
-    piped = subprocess.run(
-        _command("check", GROW, "--root", str(course)), capture_output=True, text=True,
-        env=env, cwd=PROJECT, timeout=300,
-    )  # fmt: skip
+    piped = run_forked("kata.cli", "check", GROW, "--root", str(course), env=env, cwd=PROJECT)
     assert not _COLOUR.search(piped.stdout)
     env["FORCE_COLOR"] = "1"
-    forced = subprocess.run(
-        _command("check", GROW, "--root", str(course)), capture_output=True, text=True,
-        env=env, cwd=PROJECT, timeout=300,
-    )  # fmt: skip
+    forced = run_forked("kata.cli", "check", GROW, "--root", str(course), env=env, cwd=PROJECT)
     assert _COLOUR.search(forced.stdout)
 
 

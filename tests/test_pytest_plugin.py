@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests._forked import runpytest_forked
+
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
 MISSING_ZERO_GRAD = """
@@ -47,7 +49,7 @@ def test_the_diagnose_fixture_yields_a_live_report(project):
             assert not diagnose.internal_warnings
     """
     )
-    project.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    runpytest_forked(project, "-p", "no:cacheprovider").assert_outcomes(passed=1)
 
 
 def test_a_failing_test_shows_the_findings_of_its_run(project):
@@ -60,7 +62,7 @@ def test_a_failing_test_shows_the_findings_of_its_run(project):
             assert False, "model did not learn"
     """
     )
-    result = project.runpytest_subprocess("-p", "no:cacheprovider")
+    result = runpytest_forked(project, "-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*- diagnostics -*", "*grad-accumulation*"])
 
@@ -74,7 +76,7 @@ def test_diagnose_option_watches_every_test_and_summarises(project):
             adam_with_decay()
     """
     )
-    result = project.runpytest_subprocess("--diagnose", "-p", "no:cacheprovider")
+    result = runpytest_forked(project, "--diagnose", "-p", "no:cacheprovider")
     result.stdout.fnmatch_lines(["*watching every test: on*", "*test_a: adam-weight-decay"])
     result.assert_outcomes(passed=1)
 
@@ -89,20 +91,20 @@ def test_findings_reach_the_failure_report_under_xdist(project):
             raise AssertionError("model did not learn")
     """
     )
-    result = project.runpytest_subprocess("--diagnose", "-n", "2", "-p", "no:cacheprovider")
+    result = runpytest_forked(project, "--diagnose", "-n", "2", "-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*- diagnostics -*", "*grad-accumulation*"])
 
 
 def test_under_diagnose_the_header_names_torch_and_the_device(project):
     project.makepyfile(test_x="def test_x(): pass")
-    result = project.runpytest_subprocess("--diagnose", "-p", "no:cacheprovider")
+    result = runpytest_forked(project, "--diagnose", "-p", "no:cacheprovider")
     result.stdout.fnmatch_lines(["diagnostics: torch *, device *"])
 
 
 def test_a_plain_run_prints_no_header_line(project):
     project.makepyfile(test_x="def test_x(): pass")
-    result = project.runpytest_subprocess("-p", "no:cacheprovider")
+    result = runpytest_forked(project, "-p", "no:cacheprovider")
     result.stdout.no_fnmatch_line("diagnostics:*")
 
 
@@ -111,7 +113,7 @@ def test_a_plain_run_prints_no_header_line(project):
 
 def test_under_diagnose_a_passing_test_with_an_error_finding_fails_and_says_why(project):
     project.makepyfile(test_plain="from trainlib import train\n\ndef test_a():\n    train()\n")
-    result = project.runpytest_subprocess("--diagnose", "-p", "no:cacheprovider")
+    result = runpytest_forked(project, "--diagnose", "-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
@@ -121,8 +123,8 @@ def test_under_diagnose_a_passing_test_with_an_error_finding_fails_and_says_why(
         ]
     )
     result.stdout.no_fnmatch_line("*DiagnosisFailed*")  # the message alone, no traceback of ours
-    allowed = project.runpytest_subprocess(
-        "--diagnose", "--diagnose-allow", "grad-accumulation", "-p", "no:cacheprovider"
+    allowed = runpytest_forked(
+        project, "--diagnose", "--diagnose-allow", "grad-accumulation", "-p", "no:cacheprovider"
     )
     allowed.assert_outcomes(passed=1)
 
@@ -131,10 +133,10 @@ def test_a_warning_fails_a_test_only_under_diagnose_strict(project):
     project.makepyfile(
         test_adam="from trainlib import adam_with_decay\n\ndef test_a():\n    adam_with_decay()\n"
     )
-    result = project.runpytest_subprocess("--diagnose", "-p", "no:cacheprovider")
+    result = runpytest_forked(project, "--diagnose", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*diagnostics findings*", "*test_a: adam-weight-decay"])
-    strict = project.runpytest_subprocess("--diagnose-strict", "-p", "no:cacheprovider")
+    strict = runpytest_forked(project, "--diagnose-strict", "-p", "no:cacheprovider")
     strict.assert_outcomes(failed=1)
     strict.stdout.fnmatch_lines(["*found 1 finding (adam-weight-decay)*--diagnose-strict*"])
 
@@ -149,14 +151,14 @@ def test_a_test_that_reads_its_own_report_is_judged_by_its_asserts(project):
             assert "grad-accumulation" in diagnose.codes()
     """
     )
-    result = project.runpytest_subprocess("--diagnose-strict", "-p", "no:cacheprovider")
+    result = runpytest_forked(project, "--diagnose-strict", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
 
 
 def test_an_unknown_allowed_code_is_a_usage_error(project):
     project.makepyfile(test_x="def test_x(): pass")
-    result = project.runpytest_subprocess(
-        "--diagnose", "--diagnose-allow", "grad-acumulation", "-p", "no:cacheprovider"
+    result = runpytest_forked(
+        project, "--diagnose", "--diagnose-allow", "grad-acumulation", "-p", "no:cacheprovider"
     )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*Did you mean 'grad-accumulation'*"])
@@ -209,15 +211,15 @@ def test_no_name_switches_a_plugin_off(project, name, module):
         """
     )
     project.makepyfile(test_x="def test_x():\n    pass\n")
-    on = project.runpytest_subprocess("-s", "-p", "no:cacheprovider")
+    on = runpytest_forked(project, "-s", "-p", "no:cacheprovider")
     on.stdout.fnmatch_lines(["*plugin on: True*"])
-    off = project.runpytest_subprocess("-s", "-p", f"no:{name}", "-p", "no:cacheprovider")
+    off = runpytest_forked(project, "-s", "-p", f"no:{name}", "-p", "no:cacheprovider")
     off.stdout.fnmatch_lines(["*plugin on: False*"])
 
 
 def test_the_diagnose_fixture_is_gone_with_its_plugin(project):
     project.makepyfile(test_x="def test_x(diagnose):\n    pass\n")
-    result = project.runpytest_subprocess("-p", "no:diagnostics", "-p", "no:cacheprovider")
+    result = runpytest_forked(project, "-p", "no:diagnostics", "-p", "no:cacheprovider")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*diagnose*"])
 
@@ -248,10 +250,10 @@ def test_a_kata_still_fails_on_a_warning_that_diagnose_only_shows(project):
         "def test_it_trains(kata):\n    kata.load('train.py').adam_with_decay()\n"
     )
     project.makeini("[pytest]\naddopts = --import-mode=importlib -p no:cacheprovider\n")
-    failed = project.runpytest_subprocess("katas", "--kata-no-progress")
+    failed = runpytest_forked(project, "katas", "--kata-no-progress")
     failed.assert_outcomes(failed=1)
     failed.stdout.fnmatch_lines(["*adam-weight-decay*"])
     project.makepyfile(
         test_plain="from trainlib import adam_with_decay\n\ndef test_a():\n    adam_with_decay()\n"
     )
-    project.runpytest_subprocess("test_plain.py", "--diagnose").assert_outcomes(passed=1)
+    runpytest_forked(project, "test_plain.py", "--diagnose").assert_outcomes(passed=1)

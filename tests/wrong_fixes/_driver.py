@@ -22,6 +22,7 @@ name at each load, so the runs do not see each other.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import sys
 from pathlib import Path
@@ -86,6 +87,10 @@ def run(plan_path: str, results_path: str) -> str | None:
             "-q", "--tb=no", "--no-header", "--kata-no-gate", "--kata-no-progress",
             "--kata-seed", str(step["seed"]),
         ]  # fmt: skip
+        # What earlier runs left (torch, its compiler's modules) is out of the garbage
+        # collector's reach: pytest collects at the end of every run, and walking those
+        # objects took a tenth of a second each time (kata/running/runner.py does the same).
+        gc.freeze()
         with contextlib.redirect_stdout(sys.stderr):  # stdout carries the answers
             code = pytest.main(args, plugins=[recorder])
         if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
