@@ -127,9 +127,9 @@ def _idle(family: type[Check]) -> type[Check]:
     return type(f"Idle{family.__name__}", (Check,), {"family": f"idle-{family.family}", **handlers})
 
 
-def by_family(name: str, step: Callable[[], None], steps: int, repeats: int) -> None:
-    for _ in range(max(3, steps // 10)):
-        step()
+def by_family(name: str, make: Callable[[], Callable[[], None]], steps: int, repeats: int) -> None:
+    """Each block trains a model of its own from the same start, so that every configuration
+    times the same steps (a model trained for thousands of steps on one batch is another loop)."""
     idle = {family: _idle(family) for family in ALL_CHECKS}
     configs: dict[str, list[type[Check]] | None] = {
         "hooks and dispatch": list(idle.values()),
@@ -138,12 +138,19 @@ def by_family(name: str, step: Callable[[], None], steps: int, repeats: int) -> 
             for family in ALL_CHECKS
         },
     }
+
+    def block(checks: list[type[Check]] | None, watched: bool) -> float:
+        step = make()
+        for _ in range(3):
+            step()  # warm up allocator and kernels
+        return _block(step, steps, watched=watched, checks=checks)
+
     plain: list[float] = []
     times: dict[str, list[float]] = {key: [] for key in configs}
     for _ in range(repeats):
-        plain.append(_block(step, steps, watched=False))
+        plain.append(block(None, watched=False))
         for key, checks in configs.items():
-            times[key].append(_block(step, steps, watched=True, checks=checks))
+            times[key].append(block(checks, watched=True))
     p = statistics.median(plain)
     floor = statistics.median(times["hooks and dispatch"])
     print(f"{name}: plain {p * 1e6:.1f} us/step")
@@ -179,8 +186,8 @@ def main() -> None:
     clock = "thread CPU time" if args.cpu_time else "wall clock"
     print(f"torch {torch.__version__}, {args.threads} thread(s), {args.repeats} repeats, {clock}")
     if args.by_family:
-        by_family("MLP", mlp_step(), args.steps, args.repeats)
-        by_family("RL batch-1", rl_step(), max(1, args.steps // 4), args.repeats)
+        by_family("MLP", mlp_step, args.steps, args.repeats)
+        by_family("RL batch-1", rl_step, max(1, args.steps // 4), args.repeats)
         return
     measure("MLP", mlp_step(), args.steps, args.repeats)
     measure("RL batch-1", rl_step(), max(1, args.steps // 4), args.repeats)
