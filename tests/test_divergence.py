@@ -73,6 +73,18 @@ def test_a_loss_that_stays_far_above_its_start_is_reported():
     assert report.codes() == {CODE}
 
 
+def test_a_loss_at_the_rounding_floor_of_a_fitted_model_is_silent():
+    # Watched after it already fits its data: float rounding, not divergence.
+    floor = [1e-14 * (1 + k % 3) for k in range(20)]
+    assert scripted(floor + [5e-11 * (1 + k) for k in range(10)]).findings == []
+
+
+def test_a_loss_of_a_small_scale_that_climbs_far_above_it_is_reported():
+    # Targets in micro-units: the loss starts small and still diverges.
+    report = scripted([1e-8, 8e-9, *[1e-4 * (1 + k) for k in range(10)]])
+    assert report.codes() == {CODE}
+
+
 def test_fewer_steps_far_above_than_the_window_are_silent():
     assert scripted([2.0, 1.5, 3e4, 4e4, 5e4, 1e5]).findings == []
 

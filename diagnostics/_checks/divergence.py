@@ -11,8 +11,10 @@ reports that, and takes over when it happens).
 Silent on: a loss that ever goes negative (RL objectives, WGAN critics, log-likelihoods of
 densities: their magnitude says nothing about divergence), a loss that climbs less than
 ``_FACTOR`` times its starting level (GAN losses that oscillate, cosine warm restarts,
-overfitting), early noise (a few steps above the start, by less than ``_FACTOR``), and spikes
-that recover before the watch ends.
+overfitting), early noise (a few steps above the start, by less than ``_FACTOR``), spikes
+that recover before the watch ends, and a loss that stays below ``_NOISE_FLOOR`` (a model that
+already fits its data, watched from then on: float rounding moves such a loss by orders of
+magnitude, 1e-14 to 1e-10, without anything diverging).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from .._location import user_location
 from ._base import Check, loss_value
 
 _FACTOR = 1000.0  # how far above its start and its minimum the loss must stand
+_NOISE_FLOOR = 1e-6  # and at least this high: below it, a ratio is rounding, not divergence
 _SUSTAIN = 5  # consecutive steps it must stay there
 _RECOVERED = 100.0  # below this many times its start at the end: it recovered
 _SERIES = 200  # losses kept per optimizer for the evidence
@@ -125,7 +128,11 @@ class DivergenceChecks(Check):
             series.start = value  # the loss of the initial weights, before any update
             series.minimum = value
             return
-        far = value >= _FACTOR * series.start and value >= _FACTOR * series.minimum
+        far = (
+            value >= _FACTOR * series.start
+            and value >= _FACTOR * series.minimum
+            and value >= _NOISE_FLOOR
+        )
         if not far:
             series.run = 0
             series.minimum = min(series.minimum, value)
