@@ -12,14 +12,18 @@ Silent on: a loss that ever goes negative (RL objectives, WGAN critics, log-like
 densities: their magnitude says nothing about divergence), a loss that climbs less than
 ``_FACTOR`` times its starting level (GAN losses that oscillate, cosine warm restarts,
 overfitting), early noise (a few steps above the start, by less than ``_FACTOR``), spikes
-that recover before the watch ends, and a loss that stays below ``_NOISE_FLOOR`` (a model that
-already fits its data, watched from then on: float rounding moves such a loss by orders of
-magnitude, 1e-14 to 1e-10, without anything diverging).
+that recover before the watch ends (judged by the median of its last ``_SUSTAIN`` steps), and a
+loss that starts tiny: it is measured from at least ``_SMALLEST_START`` (a model watched after
+it already fits its data has a loss of 1e-14 that float rounding moves to 1e-10, and that Adam
+may throw up to 1e-4 for a few steps, without anything diverging; a divergence climbs to at
+least 1e-3).
 """
 
 from __future__ import annotations
 
+import collections
 import math
+import statistics
 import weakref
 from typing import Any
 
@@ -30,7 +34,7 @@ from .._location import user_location
 from ._base import Check, loss_value
 
 _FACTOR = 1000.0  # how far above its start and its minimum the loss must stand
-_NOISE_FLOOR = 1e-6  # and at least this high: below it, a ratio is rounding, not divergence
+_SMALLEST_START = 1e-6  # a start or minimum below this counts as this: tinier is rounding
 _SUSTAIN = 5  # consecutive steps it must stay there
 _RECOVERED = 100.0  # below this many times its start at the end: it recovered
 _SERIES = 200  # losses kept per optimizer for the evidence
@@ -63,6 +67,7 @@ class _Series:
         "minimum",
         "negative",
         "peak_ratio",
+        "recent",
         "run",
         "start",
         "values",
@@ -72,6 +77,7 @@ class _Series:
         self.values: list[float] = []
         self.start = math.nan
         self.last = math.nan  # the latest loss, kept after the divergence is confirmed
+        self.recent: collections.deque[float] = collections.deque(maxlen=_SUSTAIN)  # the latest
         self.minimum = math.inf
         self.negative = False
         self.peak_ratio = 0.0  # the loss over its minimum, at most, during the run
@@ -117,6 +123,7 @@ class DivergenceChecks(Check):
             series.negative = True
         if series.negative or not finite:
             return
+        series.recent.append(value)
         values = series.values
         if len(values) < _SERIES:
             values.append(value)
@@ -128,11 +135,7 @@ class DivergenceChecks(Check):
             series.start = value  # the loss of the initial weights, before any update
             series.minimum = value
             return
-        far = (
-            value >= _FACTOR * series.start
-            and value >= _FACTOR * series.minimum
-            and value >= _NOISE_FLOOR
-        )
+        far = value >= _FACTOR * max(series.start, series.minimum, _SMALLEST_START)
         if not far:
             series.run = 0
             series.minimum = min(series.minimum, value)
@@ -153,7 +156,9 @@ class DivergenceChecks(Check):
             last = series.last
             if entry is None or not math.isfinite(last):
                 continue
-            if last < _RECOVERED * series.start:
+            # Where the loss stands over its last steps (one spike at the end is not a level).
+            level = statistics.median(series.recent) if series.recent else last
+            if level < _RECOVERED * max(series.start, _SMALLEST_START):
                 continue  # it came back down: a spike, not a divergence
             ratio = series.peak_ratio
             optimizer = f"{name} (lr={series.lr})"
