@@ -199,31 +199,23 @@ class _Dispatcher:
 
         # Inside torch.compile's tracing the hooks return at once: dynamo folds
         # is_dynamo_compiling() to True, so nothing of the engine enters the compiled graph.
-        def step_pre(opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-            if dynamo() or flags._is_compiling_flag:
-                return
-            handlers = local.table["on_step_pre"]
-            if handlers and not _unreal_optimizer(opt):
-                for handler in handlers:
-                    try:
-                        handler(opt)
-                    except Exception as exc:  # a check must never break the user's run
-                        failed(handler, "on_step_pre", exc, (opt,))
+        def step_hook(event: str) -> Callable[[torch.optim.Optimizer, Any, Any], None]:
+            def hook(opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+                if dynamo() or flags._is_compiling_flag:
+                    return
+                handlers = local.table[event]
+                if handlers and not _unreal_optimizer(opt):
+                    for handler in handlers:  # in line: a step is on the hot path
+                        try:
+                            handler(opt)
+                        except Exception as exc:  # a check must never break the user's run
+                            failed(handler, event, exc, (opt,))
 
-        def step_post(opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-            if dynamo() or flags._is_compiling_flag:
-                return
-            handlers = local.table["on_step_post"]
-            if handlers and not _unreal_optimizer(opt):
-                for handler in handlers:
-                    try:
-                        handler(opt)
-                    except Exception as exc:  # a check must never break the user's run
-                        failed(handler, "on_step_post", exc, (opt,))
+            return hook
 
         handles = [
-            _optim_mod.register_optimizer_step_pre_hook(step_pre),
-            _optim_mod.register_optimizer_step_post_hook(step_post),
+            _optim_mod.register_optimizer_step_pre_hook(step_hook("on_step_pre")),
+            _optim_mod.register_optimizer_step_post_hook(step_hook("on_step_post")),
         ]
         self._undo.extend(h.remove for h in handles)
         # Module calls are seen through Module.__call__ rather than global module hooks: a
@@ -390,10 +382,11 @@ class _Dispatcher:
                 if target is None and not args:
                     return original(input, **kwargs)
                 return original(input, target, *args, **kwargs)
-            real = not (isinstance(input, d_tensor) and d_unreal(input)) and not (
-                isinstance(target, d_tensor) and d_unreal(target)
-            )
-            if d_local.fn_depth == 0 and real:
+            if (
+                d_local.fn_depth == 0
+                and not (isinstance(input, d_tensor) and d_unreal(input))
+                and not (isinstance(target, d_tensor) and d_unreal(target))
+            ):
                 d_emit(handlers, "on_loss", d_name, input, target, kwargs)
             d_local.fn_depth += 1
             try:
