@@ -94,6 +94,12 @@ def test_a_loss_of_a_small_scale_that_climbs_far_above_it_is_reported():
     assert report.codes() == {CODE}
 
 
+def test_a_divergence_after_the_kept_series_is_dated_at_its_own_step():
+    report = scripted([2.0] * 300 + [5e4 * (1 + k) for k in range(10)])
+    [finding] = report.findings
+    assert dict(finding.evidence)["diverging from step"] == "#301"
+
+
 def test_fewer_steps_far_above_than_the_window_are_silent():
     assert scripted([2.0, 1.5, 3e4, 4e4, 5e4, 1e5]).findings == []
 

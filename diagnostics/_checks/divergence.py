@@ -70,11 +70,13 @@ class _Series:
         "recent",
         "run",
         "start",
+        "steps",
         "values",
     )
 
     def __init__(self) -> None:
-        self.values: list[float] = []
+        self.values: list[float] = []  # the first _SERIES losses, then the latest in the last
+        self.steps = 0  # steps with a finite loss, counted past _SERIES too
         self.start = math.nan
         self.last = math.nan  # the latest loss, kept after the divergence is confirmed
         self.recent: collections.deque[float] = collections.deque(maxlen=_SUSTAIN)  # the latest
@@ -124,6 +126,7 @@ class DivergenceChecks(Check):
         if series.negative or not finite:
             return
         series.recent.append(value)
+        series.steps += 1
         values = series.values
         if len(values) < _SERIES:
             values.append(value)
@@ -146,7 +149,7 @@ class DivergenceChecks(Check):
             series.location = user_location()
             series.lr = ", ".join(f"{float(g['lr']):.4g}" for g in optimizer.param_groups)
         if series.run == _SUSTAIN:
-            step = len(series.values) - _SUSTAIN + 1
+            step = series.steps - _SUSTAIN + 1
             self._found.append((id(optimizer), series, step, type(optimizer).__name__))
             series.done = True
 
