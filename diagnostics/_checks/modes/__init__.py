@@ -267,7 +267,7 @@ class ModeChecks(Check):
                 self._track(root, output, layers, caller, eval=True)
             if not layers:
                 return
-        elif not layers and not self._has_rnn_dropout(root):
+        elif not layers and not info.rnn_dropout:
             if grad:  # a plain model: an unused graph here is an evaluation without no_grad
                 self._track(root, output, layers, caller, eval=False, plain=True)
             return
