@@ -9,13 +9,12 @@ to costs one empty loop.
 
 from __future__ import annotations
 
-import builtins
-import dis
+import collections
 import functools
-import sys
 import threading
 import types
 import warnings
+import weakref
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -24,11 +23,19 @@ import torch.nn.functional as F
 from torch import nn
 from torch.amp import GradScaler as _GradScaler
 from torch.nn.utils import clip_grad as _clip_mod
-from torch.optim import lr_scheduler as _sched_mod
 from torch.optim import optimizer as _optim_mod
 from torch.utils.data import DataLoader as _DataLoader
 
-from ._checks._base import EVENTS, Check, unreal
+from ._checks._base import EVENTS, CallRecord, Check, unreal
+from ._checks._clock import Clock
+from ._patching import (
+    involves_unreal,
+    scheduler_classes,
+    scriptable,
+    unreal_arg,
+    unreal_optimizer,
+    warn_past,
+)
 
 _LOSSES = (
     "cross_entropy",
@@ -65,31 +72,89 @@ _compiler_flags: Any = (
     else types.SimpleNamespace(_is_compiling_flag=False)
 )
 _get_ident = threading.get_ident
-_NO_HANDLERS: dict[str, tuple[Callable[..., Any], ...]] = {e: () for e in EVENTS}
+_Handlers = tuple[Callable[..., Any], ...]
+_ref, _Tensor, _Parameter = weakref.ref, torch.Tensor, nn.Parameter
 
 
 class Subscriber(Protocol):
-    """What the engine needs of a watch: its thread, and the handlers of its live checks."""
+    """What the engine needs of a watch: its thread, the handlers of its live checks, where
+    it logs module calls, and its clock."""
 
     @property
     def thread(self) -> int:
         """The thread whose events the watch sees (the one that started it)."""
         ...
 
+    @property
+    def clock(self) -> Clock:
+        """The watch's count of backward() calls and optimizer steps (the engine keeps it)."""
+        ...
+
     def handlers(self, event: str) -> tuple[Callable[..., Any], ...]:
         """The bound ``on_*`` methods of the watch's checks that listen to ``event``."""
         ...
 
+    def call_log(self) -> collections.deque[CallRecord] | None:
+        """Where module calls with gradients are logged, while a check wants them."""
+        ...
+
+
+class _Route:
+    """Where the events of one watching thread go: each event's handlers (an attribute per
+    event, read on the hot path), and the call logs and clocks of the thread's watches."""
+
+    __slots__ = (*EVENTS, "calls", "clocks", "inner", "outer")
+    on_module_forward: _Handlers
+    on_root_forward_pre: _Handlers
+    on_root_forward: _Handlers
+    on_backward: _Handlers
+    on_step_pre: _Handlers
+    on_step_post: _Handlers
+    on_scheduler_step_pre: _Handlers
+    on_scheduler_step_post: _Handlers
+    on_loss: _Handlers
+    on_dropout: _Handlers
+    on_batch_norm: _Handlers
+    on_state_dict: _Handlers
+    on_load_state_dict: _Handlers
+    on_save: _Handlers
+    on_clip: _Handlers
+    on_grad_scale: _Handlers
+    on_unscale: _Handlers
+    on_loader_iter: _Handlers
+    on_exception: _Handlers
+    finish: _Handlers
+    calls: tuple[collections.deque[CallRecord], ...]
+    clocks: tuple[Clock, ...]
+    inner: bool
+    outer: bool
+
+    def __init__(self, watches: list[Subscriber] = ()) -> None:  # type: ignore[assignment]
+        self.update(watches)
+
+    def update(self, watches: list[Subscriber]) -> None:
+        for event in EVENTS:
+            setattr(self, event, tuple(h for w in watches for h in w.handlers(event)))
+        self.calls = tuple(log for w in watches if (log := w.call_log()) is not None)
+        self.clocks = tuple(w.clock for w in watches)
+        # Is a module call inside another's forward wanted (when gradients are enabled)?
+        self.inner = bool(self.on_module_forward or self.calls)
+        # Is an outermost call wanted at all? If not, module calls keep no stack.
+        self.outer = bool(self.inner or self.on_root_forward_pre or self.on_root_forward)
+
+
+_NO_ROUTE = _Route()
+
 
 class _ThreadState(threading.local):
-    """What one thread sees: the handlers of its own watches, and its re-entry depths.
+    """What one thread sees: the route of its own watches' events, and its re-entry depths.
 
-    A thread that never ran a watch reads the class attributes: ``table`` is then the handlers
-    of the one thread that watches (a script's worker threads, the autograd threads of a
-    backward on an accelerator), or no handlers at all when several threads watch at once.
+    A thread that never ran a watch reads the class attributes: ``route`` is then the one of
+    the only thread that watches (a script's worker threads, the autograd threads of a
+    backward on an accelerator), or no route at all when several threads watch at once.
     """
 
-    table: dict[str, tuple[Callable[..., Any], ...]] = _NO_HANDLERS
+    route: _Route = _NO_ROUTE
     fn_depth = 0
     sched_depth = 0
 
@@ -102,17 +167,16 @@ class _Dispatcher:
 
     def __init__(self) -> None:
         self.watches: list[Subscriber] = []
-        self._tables: dict[int, dict[str, tuple[Callable[..., Any], ...]]] = {}
+        self._routes: dict[int, _Route] = {}
         self._local = _ThreadState()
         self._undo: list[Callable[[], None]] = []
         self._lock = threading.RLock()
         self._in_backward: dict[int, int] = {}  # watching threads inside backward(), and depth
         self._several = False  # more than one thread watches
 
-    @property
-    def handlers(self) -> dict[str, tuple[Callable[..., Any], ...]]:
-        """The handlers the calling thread's events go to."""
-        return self._local.table
+    def handlers(self, event: str) -> tuple[Callable[..., Any], ...]:
+        """The handlers the calling thread's ``event`` goes to."""
+        return getattr(self._local.route, event)  # type: ignore[no-any-return]
 
     def module_stack(self) -> list[nn.Module]:
         """The modules whose forward is running in the calling thread, outermost first."""
@@ -124,9 +188,9 @@ class _Dispatcher:
             if not self.watches:
                 self._install()
             self.watches.append(watch)
-            table = self._tables.setdefault(watch.thread, dict(_NO_HANDLERS))
+            route = self._routes.setdefault(watch.thread, _Route())
             if watch.thread == _get_ident():
-                self._local.table = table
+                self._local.route = route
             self._rebuild()
 
     def remove(self, watch: Subscriber) -> None:
@@ -134,9 +198,9 @@ class _Dispatcher:
             if watch in self.watches:
                 self.watches.remove(watch)
             self._rebuild()
-            if watch.thread not in self._tables and watch.thread == _get_ident():
+            if watch.thread not in self._routes and watch.thread == _get_ident():
                 # A thread that ran a watch of its own is never attributed to another's.
-                self._local.table = _NO_HANDLERS
+                self._local.route = _NO_ROUTE
             if not self.watches:
                 self._uninstall()
 
@@ -149,34 +213,31 @@ class _Dispatcher:
             return gone
 
     def rebuild(self) -> None:
-        """Recompute the handler tables (after a check was switched off)."""
+        """Recompute the routes of events (after a check was switched off)."""
         with self._lock:
             self._rebuild()
 
     def _rebuild(self) -> None:
         for ident in {w.thread for w in self.watches}:
-            self._tables.setdefault(ident, dict(_NO_HANDLERS))
-        for ident, table in list(self._tables.items()):
+            self._routes.setdefault(ident, _Route())
+        for ident, route in list(self._routes.items()):
             mine = [w for w in self.watches if w.thread == ident]
-            # Updated in place: a thread holds on to its table between events.
-            table.update(
-                {event: tuple(h for w in mine for h in w.handlers(event)) for event in EVENTS}
-            )
+            route.update(mine)  # in place: a thread holds on to its route between events
             if not mine:
-                del self._tables[ident]
-        self._several = len(self._tables) > 1
+                del self._routes[ident]
+        self._several = len(self._routes) > 1
         self._refresh_unowned()
 
     def _refresh_unowned(self) -> None:
         """Point the threads that run no watch at the one watching thread they can serve."""
-        if len(self._tables) == 1:
-            table = next(iter(self._tables.values()))
+        if len(self._routes) == 1:
+            route = next(iter(self._routes.values()))
         else:
             # Several threads watch: only the autograd work of a backward() is attributed,
             # when exactly one watching thread is inside backward().
-            busy = [i for i, depth in self._in_backward.items() if depth and i in self._tables]
-            table = self._tables[busy[0]] if len(busy) == 1 else _NO_HANDLERS
-        _ThreadState.table = table
+            busy = [i for i, depth in self._in_backward.items() if depth and i in self._routes]
+            route = self._routes[busy[0]] if len(busy) == 1 else _NO_ROUTE
+        _ThreadState.route = route
 
     def _emit(self, handlers: tuple[Callable[..., Any], ...], event: str, *args: Any) -> None:
         for handler in handlers:
@@ -187,7 +248,7 @@ class _Dispatcher:
 
     def _failed(self, handler: Any, event: str, exc: Exception, args: tuple[Any, ...]) -> None:
         """Switch the failing check off for its watch, and say so in that watch's report."""
-        if _involves_unreal(args):
+        if involves_unreal(args):
             return  # meta or fake tensors have no values to check: not the check's fault
         check: Check = handler.__self__
         check.watch.check_failed(check, event, exc)
@@ -199,23 +260,35 @@ class _Dispatcher:
 
         # Inside torch.compile's tracing the hooks return at once: dynamo folds
         # is_dynamo_compiling() to True, so nothing of the engine enters the compiled graph.
-        def step_hook(event: str) -> Callable[[torch.optim.Optimizer, Any, Any], None]:
-            def hook(opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-                if dynamo() or flags._is_compiling_flag:
-                    return
-                handlers = local.table[event]
-                if handlers and not _unreal_optimizer(opt):
-                    for handler in handlers:  # in line: a step is on the hot path
-                        try:
-                            handler(opt)
-                        except Exception as exc:  # a check must never break the user's run
-                            failed(handler, event, exc, (opt,))
+        def step_pre(opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+            if dynamo() or flags._is_compiling_flag:
+                return
+            handlers = local.route.on_step_pre
+            if not handlers or unreal_optimizer(opt):
+                return
+            for handler in handlers:  # in line: a step is on the hot path
+                try:
+                    handler(opt)
+                except Exception as exc:  # a check must never break the user's run
+                    failed(handler, "on_step_pre", exc, (opt,))
 
-            return hook
+        def step_post(opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+            if dynamo() or flags._is_compiling_flag:
+                return
+            route = local.route
+            if not route.clocks or unreal_optimizer(opt):
+                return
+            for clock in route.clocks:  # before the handlers: they read the step as done
+                clock.stepped(opt)
+            for handler in route.on_step_post:
+                try:
+                    handler(opt)
+                except Exception as exc:  # a check must never break the user's run
+                    failed(handler, "on_step_post", exc, (opt,))
 
         handles = [
-            _optim_mod.register_optimizer_step_pre_hook(step_hook("on_step_pre")),
-            _optim_mod.register_optimizer_step_post_hook(step_hook("on_step_post")),
+            _optim_mod.register_optimizer_step_pre_hook(step_pre),
+            _optim_mod.register_optimizer_step_post_hook(step_post),
         ]
         self._undo.extend(h.remove for h in handles)
         # Module calls are seen through Module.__call__ rather than global module hooks: a
@@ -236,9 +309,9 @@ class _Dispatcher:
         self._patch(_GradScaler, "scale", self._wrap_grad_scale)
         self._patch(_GradScaler, "unscale_", self._wrap_unscale)
         self._patch(_DataLoader, "__iter__", self._wrap_loader_iter)
-        for cls in _scheduler_classes():
+        for cls in scheduler_classes():
             self._patch(cls, "step", self._wrap_scheduler_step)
-        self._patch(warnings, "warn", _warn_past_the_engine)
+        self._patch(warnings, "warn", functools.partial(warn_past, engine_file=_ENGINE_FILE))
 
     def _uninstall(self) -> None:
         while self._undo:
@@ -246,7 +319,7 @@ class _Dispatcher:
 
     def _patch(self, owner: Any, name: str, make: Callable[[Any], Any]) -> None:
         original = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
-        wrapper = _scriptable(make(original), original)
+        wrapper = scriptable(make(original), original)
         wrapper.__wrapped_by_diagnostics__ = True
 
         def undo() -> None:
@@ -263,85 +336,118 @@ class _Dispatcher:
     # original. The wrappers read nothing but their closure, so that TorchScript, which
     # compiles the original's source in the wrapper's place, resolves the original's names.
     def _wrap_call(self, original: Callable[..., Any]) -> Callable[..., Any]:
-        d_local, d_failed, d_grad_enabled = self._local, self._failed, torch.is_grad_enabled
-        d_dynamo, d_compiler = _is_dynamo_compiling, _compiler_flags
+        d_local, d_grad_enabled = self._local, torch.is_grad_enabled
+        d_dynamo, d_compiler, d_observed = _is_dynamo_compiling, _compiler_flags, self._observed
+        d_log = _log_call
         # torch's own Module.__call__ (the function itself, whatever a subclass defines) only
         # picks the compiled or the plain implementation: done here, one Python frame less on
         # every module call, unless someone else patched Module.__call__ before us.
         d_inline = original is getattr(nn.Module, "_wrapped_call_impl", None)
 
-        # The hottest path of all (every module call): the handlers are called in line, and
-        # the thread's stack of running modules is kept here, once for every check. A call
-        # inside another module's forward that no handler wants (no check listens to module
-        # calls, or gradients are off) only keeps the stack.
+        # The hottest path of all (every module call). A call inside another module's forward
+        # that nothing wants (no check follows such calls, or gradients are off) only keeps
+        # the thread's stack of running modules, once for every check; when no check wants
+        # even the outermost calls, no stack is kept at all.
         def __call__(module: nn.Module, *args: Any, **kwargs: Any) -> Any:
             __tracebackhide__ = True  # the user's error is in forward(), not here
             if d_dynamo() or d_compiler._is_compiling_flag:
                 return original(module, *args, **kwargs)
             stack = d_local.stack
-            table = d_local.table
-            post = table["on_module_forward"]
-            if stack and (not post or not d_grad_enabled()):
-                stack.append(module)
-                try:
-                    if d_inline and module._compiled_call_impl is None:
-                        return module._call_impl(*args, **kwargs)
-                    return original(module, *args, **kwargs)
-                finally:
-                    stack.pop()
-            root_post = table["on_root_forward"]
-            if not stack:
-                if not post and not root_post:
-                    if d_inline and module._compiled_call_impl is None:
-                        return module._call_impl(*args, **kwargs)
-                    return original(module, *args, **kwargs)
-                if post and not d_grad_enabled():
-                    post = ()  # the event is for calls that can lead to a backward
-                for handler in table["on_root_forward_pre"]:
+            route = d_local.route
+            if stack:
+                if not route.inner or not d_grad_enabled():
+                    stack.append(module)
                     try:
-                        handler(module, args)
-                    except Exception as exc:  # a check must never break the user's run
-                        d_failed(handler, "on_root_forward_pre", exc, (module, args))
-            stack.append(module)
-            output = None  # a check sees the forward end even when the user catches its error
-            try:
+                        if d_inline and module._compiled_call_impl is None:
+                            return module._call_impl(*args, **kwargs)
+                        return original(module, *args, **kwargs)
+                    finally:
+                        stack.pop()
+                if not route.on_module_forward:  # only logged (a call that raises is not)
+                    stack.append(module)
+                    try:
+                        if d_inline and module._compiled_call_impl is None:
+                            output = module._call_impl(*args, **kwargs)
+                        else:
+                            output = original(module, *args, **kwargs)
+                    finally:
+                        stack.pop()
+                    d_log(route.calls, module, args, output)
+                    return output
+            elif not route.outer:
                 if d_inline and module._compiled_call_impl is None:
-                    output = module._call_impl(*args, **kwargs)
-                else:
-                    output = original(module, *args, **kwargs)
-            finally:
-                stack.pop()
-                for handler in post:
-                    try:
-                        handler(module, args, output)
-                    except Exception as exc:  # a check must never break the user's run
-                        d_failed(handler, "on_module_forward", exc, (module, args, output))
-                if not stack:
-                    for handler in root_post:
-                        try:
-                            handler(module, args, output)
-                        except Exception as exc:  # a check must never break the user's run
-                            d_failed(handler, "on_root_forward", exc, (module, args, output))
-            return output
+                    return module._call_impl(*args, **kwargs)
+                return original(module, *args, **kwargs)
+            return d_observed(original, d_inline, route, stack, module, args, kwargs)
 
         return __call__
 
+    def _observed(
+        self,
+        original: Callable[..., Any],
+        inline: bool,
+        route: _Route,
+        stack: list[nn.Module],
+        module: nn.Module,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        """A module call that some check follows: an outermost one, or one with gradients."""
+        __tracebackhide__ = True
+        root = not stack
+        grad = torch.is_grad_enabled()
+        post = route.on_module_forward if grad else ()  # calls that can lead to a backward
+        logs = route.calls if grad else ()
+        if root:
+            for handler in route.on_root_forward_pre:
+                try:
+                    handler(module, args)
+                except Exception as exc:  # a check must never break the user's run
+                    self._failed(handler, "on_root_forward_pre", exc, (module, args))
+        stack.append(module)
+        output = None  # a check sees the forward end even when the user catches its error
+        try:
+            if inline and module._compiled_call_impl is None:
+                output = module._call_impl(*args, **kwargs)
+            else:
+                output = original(module, *args, **kwargs)
+        finally:
+            stack.pop()
+            if logs:
+                _log_call(logs, module, args, output)
+            for handler in post:
+                try:
+                    handler(module, args, output)
+                except Exception as exc:  # a check must never break the user's run
+                    self._failed(handler, "on_module_forward", exc, (module, args, output))
+            if root:
+                for handler in route.on_root_forward:
+                    try:
+                        handler(module, args, output)
+                    except Exception as exc:  # a check must never break the user's run
+                        self._failed(handler, "on_root_forward", exc, (module, args, output))
+        return output
+
     def _wrap_backward(self, original: Callable[..., Any]) -> Callable[..., Any]:
         d_local, d_failed, d_compiling, d_torch = self._local, self._failed, _is_compiling, torch
-        d_around, d_unreal, d_unreal_one = self._around_backward, _involves_unreal, unreal
-        d_self = self
+        d_around, d_unreal, d_unreal_one = self._around_backward, involves_unreal, unreal
+        d_self, d_tensor = self, torch.Tensor
 
         def backward(tensors: Any, *args: Any, **kwargs: Any) -> Any:
-            handlers = d_local.table["on_backward"]
-            if not handlers or d_compiling():
+            route = d_local.route
+            handlers = route.on_backward
+            if not (handlers or route.clocks) or d_compiling():
                 return original(tensors, *args, **kwargs)
             if isinstance(tensors, d_torch.Tensor):
                 seq: Any = (tensors,)
-                real = not d_unreal_one(tensors)
+                real = type(tensors) is d_tensor and not tensors.is_meta
+                real = real or not d_unreal_one(tensors)
             else:
                 seq = tensors = tuple(tensors)  # once: a generator would be used up by the event
                 real = not d_unreal(seq)
             if real:
+                for clock in route.clocks:  # before the handlers: they read it as begun
+                    clock.backwards += 1
                 for handler in handlers:
                     try:
                         handler(seq)
@@ -374,19 +480,15 @@ class _Dispatcher:
     # handle_torch_function, which looks the patched name up again: count only the outer call.
     def _wrap_loss(self, name: str, original: Callable[..., Any]) -> Callable[..., Any]:
         d_local, d_emit, d_compiling, d_name = self._local, self._emit, _is_compiling, name
-        d_unreal, d_tensor = unreal, torch.Tensor
+        dunreal_arg = unreal_arg
 
         def loss(input: Any, target: Any = None, *args: Any, **kwargs: Any) -> Any:
-            handlers = d_local.table["on_loss"]
+            handlers = d_local.route.on_loss
             if not handlers or d_compiling():
                 if target is None and not args:
                     return original(input, **kwargs)
                 return original(input, target, *args, **kwargs)
-            if (
-                d_local.fn_depth == 0
-                and not (isinstance(input, d_tensor) and d_unreal(input))
-                and not (isinstance(target, d_tensor) and d_unreal(target))
-            ):
+            if d_local.fn_depth == 0 and not (dunreal_arg(input) or dunreal_arg(target)):
                 d_emit(handlers, "on_loss", d_name, input, target, kwargs)
             d_local.fn_depth += 1
             try:
@@ -404,7 +506,7 @@ class _Dispatcher:
         d_local, d_emit, d_compiling, d_name = self._local, self._emit, _is_compiling, name
 
         def dropout(input: Any, *args: Any, **kwargs: Any) -> Any:
-            handlers = d_local.table["on_dropout"]
+            handlers = d_local.route.on_dropout
             if not handlers or d_local.fn_depth or d_compiling():
                 return original(input, *args, **kwargs)
             d_local.fn_depth += 1
@@ -432,7 +534,7 @@ class _Dispatcher:
             momentum: Any = 0.1,
             eps: float = 1e-5,
         ) -> Any:
-            handlers = d_local.table["on_batch_norm"]
+            handlers = d_local.route.on_batch_norm
             if not handlers or d_local.fn_depth or d_compiling():
                 return original(
                     input, running_mean, running_var, weight, bias, training, momentum, eps
@@ -455,7 +557,7 @@ class _Dispatcher:
         def state_dict(module: nn.Module, *args: Any, **kwargs: Any) -> Any:
             result = original(module, *args, **kwargs)
             # Only the outermost call: state_dict() recurses through submodules.
-            handlers = d_local.table["on_state_dict"]
+            handlers = d_local.route.on_state_dict
             if handlers and not args and not kwargs.get("prefix"):
                 d_emit(handlers, "on_state_dict", module, result)
             return result
@@ -466,7 +568,7 @@ class _Dispatcher:
         d_local, d_emit = self._local, self._emit
 
         def load_state_dict(module: nn.Module, state_dict: Any, *args: Any, **kwargs: Any) -> Any:
-            handlers = d_local.table["on_load_state_dict"]
+            handlers = d_local.route.on_load_state_dict
             if handlers:
                 d_emit(handlers, "on_load_state_dict", module, state_dict)
             return original(module, state_dict, *args, **kwargs)
@@ -477,7 +579,7 @@ class _Dispatcher:
         d_local, d_emit = self._local, self._emit
 
         def save(obj: Any, *args: Any, **kwargs: Any) -> Any:
-            handlers = d_local.table["on_save"]
+            handlers = d_local.route.on_save
             if handlers:
                 d_emit(handlers, "on_save", obj)
             return original(obj, *args, **kwargs)
@@ -489,7 +591,7 @@ class _Dispatcher:
         d_key = "max_norm" if name == "clip_grad_norm_" else "clip_value"
 
         def clip(parameters: Any, *args: Any, **kwargs: Any) -> Any:
-            handlers = d_local.table["on_clip"]
+            handlers = d_local.route.on_clip
             if not handlers or d_compiling():
                 return original(parameters, *args, **kwargs)
             # A generator is read once: the same list goes to the check and to the original.
@@ -505,7 +607,7 @@ class _Dispatcher:
         d_local, d_emit = self._local, self._emit
 
         def scale(scaler: Any, outputs: Any) -> Any:
-            handlers = d_local.table["on_grad_scale"]
+            handlers = d_local.route.on_grad_scale
             if handlers:
                 d_emit(handlers, "on_grad_scale", scaler)
             return original(scaler, outputs)
@@ -516,7 +618,7 @@ class _Dispatcher:
         d_local, d_emit = self._local, self._emit
 
         def unscale_(scaler: Any, optimizer: Any) -> Any:
-            handlers = d_local.table["on_unscale"]
+            handlers = d_local.route.on_unscale
             if handlers:
                 d_emit(handlers, "on_unscale", scaler, optimizer)
             return original(scaler, optimizer)
@@ -527,7 +629,7 @@ class _Dispatcher:
         d_local, d_emit = self._local, self._emit
 
         def __iter__(loader: Any) -> Any:
-            handlers = d_local.table["on_loader_iter"]
+            handlers = d_local.route.on_loader_iter
             if handlers:
                 d_emit(handlers, "on_loader_iter", loader)
             return original(loader)
@@ -538,8 +640,8 @@ class _Dispatcher:
         d_local, d_emit = self._local, self._emit
 
         def step(scheduler: Any, *args: Any, **kwargs: Any) -> Any:
-            table = d_local.table
-            if not table["on_scheduler_step_pre"] and not table["on_scheduler_step_post"]:
+            route = d_local.route
+            if not route.on_scheduler_step_pre and not route.on_scheduler_step_post:
                 return original(scheduler, *args, **kwargs)
             # Skip the step a scheduler makes while it is built, and the inner steps of
             # SequentialLR / ChainedScheduler: the user called neither.
@@ -548,12 +650,12 @@ class _Dispatcher:
             d_local.sched_depth += 1
             try:
                 if outer:
-                    d_emit(table["on_scheduler_step_pre"], "on_scheduler_step_pre", scheduler)
+                    d_emit(route.on_scheduler_step_pre, "on_scheduler_step_pre", scheduler)
                 result = original(scheduler, *args, **kwargs)
             finally:
                 d_local.sched_depth -= 1
             if outer:
-                d_emit(table["on_scheduler_step_post"], "on_scheduler_step_post", scheduler)
+                d_emit(route.on_scheduler_step_post, "on_scheduler_step_post", scheduler)
             return result
 
         return step
@@ -562,109 +664,23 @@ class _Dispatcher:
 _ENGINE_FILE = (lambda: None).__code__.co_filename  # as frames name this module's code
 
 
-@functools.cache
-def _warn_past_the_engine(original: Callable[..., Any]) -> Callable[..., Any]:
-    """``warnings.warn`` that blames the user's line, not one of the engine's wrappers.
-
-    torch warns about its caller (``stacklevel=2``: the scheduler's order, a loss's broadcast);
-    inside a watch that caller is a wrapper of this module, so the warning would name
-    diagnostics/_engine.py and share one "shown once" slot for every line of the user's. The
-    engine's frames are skipped, so the warning names the line it names without a watch.
-    Cached (one wrapper per original, kept alive) because TorchScript knows ``warnings.warn``
-    by identity: the wrapper is registered as the same builtin op.
-    """
-    engine_file = _ENGINE_FILE
-
-    def warn(
-        message: Any, category: Any = None, stacklevel: int = 1, source: Any = None, **kw: Any
-    ) -> Any:
-        if _is_compiling():  # dynamo traces the original as it knows it
-            return original(message, category, stacklevel + 1, source, **kw)
-        skipped, counted = 0, 1
-        frame: types.FrameType | None = sys._getframe(1)  # level 1: the caller, whoever it is
-        while counted < stacklevel and frame is not None:
-            frame = frame.f_back
-            if frame is not None and frame.f_code.co_filename == engine_file:
-                skipped += 1
-            else:
-                counted += 1
-        return original(message, category, stacklevel + skipped + 1, source, **kw)
-
-    functools.update_wrapper(warn, original)
-    op = torch.jit._builtins._find_builtin(original)
-    if op is not None:
-        torch.jit._builtins._register_builtin(warn, op)
-    return warn
-
-
-def _scriptable(wrapper: Callable[..., Any], original: Any) -> Any:
-    """``wrapper`` as a function that TorchScript reads as ``original``.
-
-    Scripting a module whose forward calls a patched ``F.dropout`` compiles the function the
-    name holds: TorchScript reads the source of ``__wrapped__`` (the original's) and resolves
-    its names through the function's globals and closure. A wrapper that lives in the original's
-    globals, with closure variables no original uses (``d_*``, ``original``), compiles exactly
-    as the original does, during a watch and after it.
-    """
-    if isinstance(original, (staticmethod, classmethod)) or not hasattr(original, "__globals__"):
-        functools.update_wrapper(wrapper, original)
-        return wrapper
-    code = wrapper.__code__  # type: ignore[attr-defined]
-    missing = [n for n in _global_names(code) if n not in original.__globals__]
-    clone = types.FunctionType(
-        code,
-        original.__globals__ if not missing else wrapper.__globals__,  # type: ignore[attr-defined]
-        wrapper.__name__,
-        wrapper.__defaults__,  # type: ignore[attr-defined]
-        wrapper.__closure__,  # type: ignore[attr-defined]
-    )
-    clone.__kwdefaults__ = wrapper.__kwdefaults__  # type: ignore[attr-defined]
-    functools.update_wrapper(clone, original)
-    return clone
-
-
-def _unreal_optimizer(opt: torch.optim.Optimizer) -> bool:
-    for group in opt.param_groups:
-        for p in group["params"]:
-            return unreal(p)
-    return False
-
-
-@functools.cache
-def _global_names(code: types.CodeType) -> frozenset[str]:
-    """The global (or builtin) names a wrapper's code reads."""
-    names = {i.argval for i in dis.get_instructions(code) if i.opname == "LOAD_GLOBAL"}
-    return frozenset(n for n in names if not hasattr(builtins, n))
-
-
-def _involves_unreal(args: Any, depth: int = 0) -> bool:
-    """Do the event's arguments hold meta or fake tensors (checked a few levels deep)?"""
-    for arg in args:
-        if isinstance(arg, torch.Tensor):
-            found = unreal(arg)
-        elif isinstance(arg, nn.Module):
-            param = next(arg.parameters(), None)
-            found = param is not None and unreal(param)
-        elif isinstance(arg, torch.optim.Optimizer):
-            found = _unreal_optimizer(arg)
-        elif depth < 2 and isinstance(arg, (tuple, list)):
-            found = _involves_unreal(arg, depth + 1)
-        elif depth < 2 and isinstance(arg, dict):
-            found = _involves_unreal(tuple(arg.values()), depth + 1)
-        else:
-            found = False
-        if found:
-            return True
-    return False
-
-
-def _scheduler_classes() -> list[type]:
-    """LRScheduler and every class in torch.optim.lr_scheduler that defines its own step()."""
-    classes: set[type] = {_sched_mod.LRScheduler}
-    for obj in vars(_sched_mod).values():
-        if isinstance(obj, type) and "step" in obj.__dict__:
-            classes.add(obj)
-    return sorted(classes, key=lambda c: c.__name__)
+def _log_call(
+    logs: tuple[collections.deque[CallRecord], ...], module: nn.Module, args: Any, output: Any
+) -> None:
+    """Log a module call with gradients (see CallRecord): weak references only, read back
+    when a loss turns out non-finite or has no graph."""
+    first = args[0] if args else None
+    batch = None if not isinstance(first, _Tensor) or first.requires_grad else _ref(first)
+    if not isinstance(output, _Tensor):
+        listed = isinstance(output, (tuple, list)) and output
+        output = output[0] if listed and isinstance(output[0], _Tensor) else None
+    record: CallRecord
+    if output is None:
+        record = (_ref(module), batch, None, False, False)
+    else:
+        record = (_ref(module), batch, _ref(output), output.requires_grad, False)
+    for log in logs:
+        log.append(record)
 
 
 DISPATCHER = _Dispatcher()

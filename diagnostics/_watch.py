@@ -8,6 +8,7 @@ know a watch only through ``WatchSide`` (diagnostics/_checks/_base.py).
 
 from __future__ import annotations
 
+import collections
 import difflib
 import threading
 import traceback
@@ -21,6 +22,8 @@ from torch.optim import lr_scheduler as sched_mod
 
 from ._catalogue import check_codes
 from ._checks import ALL_CHECKS, Check
+from ._checks._base import CALL_MEMORY, CallRecord
+from ._checks._clock import Clock
 from ._engine import DISPATCHER
 from ._findings import Finding, Location, Report, as_pairs
 from ._location import user_location
@@ -53,6 +56,8 @@ class Watch:
         _validate_targets(self._targets)
         self._families = _checks_for_run() if checks is None else _resolve_checks(checks)
         self._checks: list[Check] = []
+        self.clock = Clock()
+        self.module_calls: collections.deque[CallRecord] = collections.deque(maxlen=CALL_MEMORY)
         self._active = False
         self._broken: set[type] = set()
         self._thread = threading.get_ident()
@@ -75,6 +80,8 @@ class Watch:
         """
         if self._active:
             raise RuntimeError("This watch is already active; start a new diagnostics.watch().")
+        self.clock = Clock()
+        self.module_calls.clear()
         self._checks = [cls(self) for cls in self._families]
         self._broken = set()
         self._thread = threading.get_ident()
@@ -104,6 +111,7 @@ class Watch:
                     self._close(check)
             self._active = False
             self._checks = []
+            self.module_calls.clear()
         return self.report
 
     def __enter__(self) -> Report:
@@ -126,6 +134,14 @@ class Watch:
             for check in self._checks
             if check.handles(event) and type(check) not in self._broken
         )
+
+    def call_log(self) -> collections.deque[CallRecord] | None:
+        """Where the engine logs module calls: ``module_calls`` while a live check asks for
+        them, else None."""
+        wanted = any(
+            check.logs_module_calls and type(check) not in self._broken for check in self._checks
+        )
+        return self.module_calls if wanted else None
 
     def abandon(self) -> None:
         """End a copy of this watch that a forked process inherited, without a report: its
@@ -187,6 +203,11 @@ class Watch:
     def module_stack(self) -> list[nn.Module]:
         """The modules whose forward is running in the calling thread, outermost first."""
         return DISPATCHER.module_stack()
+
+    def resubscribe(self) -> None:
+        """A check starts or stops listening to some events: route them anew."""
+        if self._active:
+            DISPATCHER.rebuild()
 
     def check_failed(self, check: Check, event: str, exc: Exception) -> None:
         """Switch ``check`` off for the rest of this watch, its hooks removed, and say so."""

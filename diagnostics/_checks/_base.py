@@ -1,7 +1,10 @@
 """The base class of a family of checks, and the events the engine sends it.
 
 A check overrides only the ``on_*`` methods it needs: the engine sends each event to the
-checks that override it, so an event nobody listens to costs nothing. Events arrive on the
+checks that override it, so an event nobody listens to costs nothing. A check that has
+nothing to follow for now names the events in ``quiet`` and calls ``listen`` once it has
+(``mute`` gives them up again): each change reroutes the events, so it is for rare moments
+(a scheduler's first step), not for every step. Events arrive on the
 user's hot path (every forward, backward and step): do the least work there, keep no copies
 of tensors, hold modules and optimizers weakly, and defer analysis to step or finish time.
 
@@ -38,6 +41,20 @@ Events (all optional):
     on_exception(exc)                              the watched code raised exc (explain it)
     finish()                                       the watch ends (end-of-run analysis)
 
+Two services of the engine spare a check a handler on the hottest events:
+
+* ``self.watch.clock`` (``_clock.Clock``): backward() calls and optimizer steps so far, and
+  each optimizer's steps, for a check that only needs to know where training stands when
+  something rare happens.
+* ``self.watch.module_calls``: while a check of the watch sets ``logs_module_calls``, the
+  engine logs every module call made with gradients enabled, newest last (at most
+  ``CALL_MEMORY``), as a tuple ``(module, input, output, graph, whole)`` of weak references
+  and flags: ``input`` is the call's first argument when that is a tensor that needs no
+  gradient (the batch), else None; ``output`` its output (the first tensor of a tuple or
+  list), None when it has none or forward raised; ``graph`` whether that output recorded an
+  autograd graph; ``whole`` is False (a check may add a record that stands for a whole forward
+  without gradients, with ``whole`` True).
+
 A check that registers hooks of its own (on a tensor, a parameter, a module) removes them in
 ``close()``: the watch calls it once it has ended, and at once when the check fails and is
 switched off, so that no hook of a check outlives it. An error inside such a hook is not the
@@ -50,10 +67,13 @@ itself (``unreal``).
 
 from __future__ import annotations
 
+import collections
 import weakref
 from typing import Any, ClassVar, Protocol
 
 import torch
+
+from ._clock import Clock
 
 EVENTS = (
     "on_module_forward",
@@ -77,6 +97,10 @@ EVENTS = (
     "on_exception",
     "finish",
 )
+
+
+CALL_MEMORY = 2048  # module calls the engine logs for a watch, newest last
+CallRecord = tuple[Any, Any, Any, bool, bool]  # (module, input, output, graph, whole)
 
 
 class WatchSide(Protocol):
@@ -103,7 +127,12 @@ class WatchSide(Protocol):
     ) -> None: ...
     def update(self, code: str, *, key: Any, evidence: Any = None, series: Any = None) -> None: ...
     def module_stack(self) -> list[torch.nn.Module]: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def module_calls(self) -> collections.deque[CallRecord]: ...
     def check_failed(self, check: Check, event: str, exc: Exception) -> None: ...
+    def resubscribe(self) -> None: ...
 
 
 class Check:
@@ -114,9 +143,14 @@ class Check:
     """
 
     family: ClassVar[str] = ""
+    logs_module_calls: ClassVar[bool] = False  # the engine fills ``watch.module_calls``
+    # Events the check handles but does not want until it calls ``listen`` (e.g. a family
+    # that has nothing to follow before a scheduler or a DDP model shows up).
+    quiet: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, watch: WatchSide) -> None:
         self.watch = watch
+        self._muted = set(self.quiet)
 
     def emit(self, code: str, *, key: Any = None, **fields: Any) -> None:
         """Report a finding; see ``Watch.emit``."""
@@ -127,7 +161,22 @@ class Check:
         self.watch.check_failed(self, where, exc)
 
     def handles(self, event: str) -> bool:
+        """Does the check want ``event`` now?"""
+        if event in self._muted:
+            return False
         return getattr(type(self), event) is not getattr(Check, event, None)
+
+    def listen(self, *events: str) -> None:
+        """Start receiving ``events`` (from the next one on)."""
+        if self._muted.intersection(events):
+            self._muted.difference_update(events)
+            self.watch.resubscribe()
+
+    def mute(self, *events: str) -> None:
+        """Stop receiving ``events`` until ``listen``: nothing to follow for now."""
+        if not self._muted.issuperset(events):
+            self._muted.update(events)
+            self.watch.resubscribe()
 
     # Default no-op handlers, so that ``handles`` can tell overridden ones apart.
     def on_module_forward(self, module: Any, args: Any, output: Any) -> None: ...

@@ -56,21 +56,13 @@ class CheckpointChecks(Check):
         super().__init__(watch)
         # id(tensor) -> (weak ref to it, its version when returned, the snapshot)
         self._noted: dict[int, tuple[weakref.ref[torch.Tensor], int, _Snapshot]] = {}
-        self._progress = 0  # backward passes and optimizer steps so far
-        # id(optimizer) -> (weak ref to it, the progress at its latest step)
-        self._stepped: dict[int, tuple[weakref.ref[Any], int]] = {}
-
-    def on_backward(self, tensors: Any) -> None:
-        self._progress += 1
-
-    def on_step_post(self, optimizer: Any) -> None:
-        self._progress += 1
-        self._stepped[id(optimizer)] = (weakref.ref(optimizer), self._progress)
+        # Training's progress (backward passes and optimizer steps) is the watch's clock.
+        self._clock = watch.clock
 
     def on_state_dict(self, module: Any, state_dict: Any) -> None:
         if not hasattr(state_dict, "values"):
             return
-        snapshot = _Snapshot(module, user_location(skip=2), self._progress)
+        snapshot = _Snapshot(module, user_location(skip=2), self._clock.ticks)
         for tensor in state_dict.values():
             if isinstance(tensor, torch.Tensor):
                 self._noted[id(tensor)] = (
@@ -163,7 +155,7 @@ class CheckpointChecks(Check):
             noted = ref()
             if noted is None or noted is not tensor:
                 continue  # another tensor that happens to have a dead one's id
-            if tensor._version != version and self._progress > snapshot.progress:
+            if tensor._version != version and self._clock.ticks > snapshot.progress:
                 out.append((str(name), tensor, tensor._version - version, snapshot))
         return out
 
@@ -173,9 +165,8 @@ class CheckpointChecks(Check):
         if module is None:
             return True  # the model is gone: nothing tells a deliberate update apart
         optimized: set[int] = set()
-        for ref, progress in self._stepped.values():
-            optimizer = ref()
-            if optimizer is not None and progress > snapshot.progress:
+        for optimizer, steps in self._clock.optimizers():
+            if steps.tick > snapshot.progress:  # it stepped after the snapshot
                 optimized.update(id(p) for g in optimizer.param_groups for p in g["params"])
         params = [p for p in module.parameters() if p.requires_grad]
         return any(id(p) in optimized or p.grad is not None for p in params)

@@ -59,46 +59,45 @@ class ClippingChecks(Check):
 
     def __init__(self, watch: Any) -> None:
         super().__init__(watch)
-        # The optimizers that stepped since the last backward(), with their step counts.
-        self._stepped: list[tuple[weakref.ref[Any], int]] = []
-        self._steps: dict[int, int] = {}
-        # The GradScaler whose scaled loss the latest backward() differentiated, if any.
-        self._scaler: weakref.ref[Any] | None = None
-        self._scaled_pending: weakref.ref[Any] | None = None
-        self._unscaled: list[weakref.ref[Any]] = []  # optimizers unscaled since that backward
+        # Which optimizers stepped since the latest backward(), and how often: the clock's.
+        self._clock = watch.clock
+        # GradScaler.scale() calls, each with the backward() calls begun before it (the last
+        # two: the one the latest backward() differentiated is the one made just before it).
+        self._scales: list[tuple[weakref.ref[Any], int]] = []
+        # Optimizers whose gradients GradScaler.unscale_() unscaled, with the same count.
+        self._unscaled: list[tuple[weakref.ref[Any], int]] = []
 
     # -- events -------------------------------------------------------------------------------
     def on_grad_scale(self, scaler: Any) -> None:
-        self._scaled_pending = weakref.ref(scaler)
-
-    def on_backward(self, tensors: Any) -> None:
-        if self._stepped:
-            self._stepped = []
-        if self._unscaled:
-            self._unscaled = []
-        # The backward of a scaled loss: scale() ran since the previous backward().
-        self._scaler, self._scaled_pending = self._scaled_pending, None
-
-    def on_step_post(self, optimizer: Any) -> None:
-        count = self._steps.get(id(optimizer), 0) + 1
-        self._steps[id(optimizer)] = count
-        self._stepped.append((weakref.ref(optimizer), count))
+        self._scales = [*self._scales[-1:], (weakref.ref(scaler), self._clock.backwards)]
 
     def on_unscale(self, scaler: Any, optimizer: Any) -> None:
-        self._unscaled.append(weakref.ref(optimizer))
+        backwards = self._clock.backwards
+        self._unscaled = [u for u in self._unscaled if u[1] == backwards]
+        self._unscaled.append((weakref.ref(optimizer), backwards))
+
+    def _scaler(self) -> Any:
+        """The GradScaler whose scaled loss the latest backward() differentiated, if any."""
+        before = self._clock.backwards - 1
+        for ref, backwards in reversed(self._scales):
+            if backwards == before:
+                return ref()
+        return None
 
     def on_clip(self, name: str, params: list, threshold: Any) -> None:
         clipped = [p for p in params if isinstance(p, torch.Tensor) and p.requires_grad]
         if not clipped:
             return
-        if self._stepped:
-            self._after_step(name, clipped)
-        elif self._scaler is not None:
+        stepped = self._clock.stepped_since_backward()
+        if stepped:
+            self._after_step(name, clipped, stepped)
+        else:
             self._before_unscale(name, clipped, threshold)
 
     # -- clip-after-step ----------------------------------------------------------------------
-    def _after_step(self, name: str, clipped: list[torch.Tensor]) -> None:
-        stepped = [(opt, n) for ref, n in self._stepped if (opt := ref()) is not None]
+    def _after_step(
+        self, name: str, clipped: list[torch.Tensor], stepped: list[tuple[Any, int]]
+    ) -> None:
         held = {
             id(p): (opt, n) for opt, n in stepped for g in opt.param_groups for p in g["params"]
         }
@@ -132,12 +131,13 @@ class ClippingChecks(Check):
 
     # -- clip-before-unscale ------------------------------------------------------------------
     def _before_unscale(self, name: str, clipped: list[torch.Tensor], threshold: Any) -> None:
-        scaler = self._scaler() if self._scaler is not None else None
+        scaler = self._scaler()
         if scaler is None or not scaler.is_enabled():
             return
         ids = {id(p) for p in clipped}
-        for ref in self._unscaled:
-            opt = ref()
+        backwards = self._clock.backwards
+        for ref, when in self._unscaled:
+            opt = ref() if when == backwards else None
             if opt is not None and any(id(p) in ids for g in opt.param_groups for p in g["params"]):
                 return  # unscale_ ran for (some of) these parameters: the order is right
         if not any(p.grad is not None for p in clipped):

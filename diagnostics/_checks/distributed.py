@@ -44,6 +44,7 @@ _SYNC_FIX = (
 
 class DistributedChecks(Check):
     family = "distributed"
+    quiet = frozenset({"on_step_post"})  # until a DDP model is seen
 
     def __init__(self, watch: Any) -> None:
         super().__init__(watch)
@@ -94,11 +95,12 @@ class DistributedChecks(Check):
         from torch.nn.parallel import DistributedDataParallel
 
         original = DistributedDataParallel.__dict__["__init__"]
-        models, note_rank = self._ddp, self._note_rank
+        models, note_rank, listen = self._ddp, self._note_rank, self.listen
 
         def __init__(ddp: Any, *args: Any, **kwargs: Any) -> None:
             original(ddp, *args, **kwargs)
             models.add(ddp)
+            listen("on_step_post")
             with contextlib.suppress(Exception):
                 note_rank()
 
@@ -160,6 +162,7 @@ class DistributedChecks(Check):
     def on_root_forward(self, module: Any, args: Any, output: Any) -> None:
         if type(module).__name__ == "DistributedDataParallel":
             self._ddp.add(module)
+            self.listen("on_step_post")
 
     def on_step_post(self, optimizer: Any) -> None:
         if not self._ddp:

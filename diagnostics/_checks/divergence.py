@@ -71,6 +71,7 @@ class _Series:
         "run",
         "start",
         "steps",
+        "threshold",
         "values",
     )
 
@@ -81,6 +82,7 @@ class _Series:
         self.last = math.nan  # the latest loss, kept after the divergence is confirmed
         self.recent: collections.deque[float] = collections.deque(maxlen=_SUSTAIN)  # the latest
         self.minimum = math.inf
+        self.threshold = math.inf  # far above the start and the minimum from here up
         self.negative = False
         self.peak_ratio = 0.0  # the loss over its minimum, at most, during the run
         self.run = 0  # consecutive steps far above start and minimum
@@ -98,6 +100,7 @@ class DivergenceChecks(Check):
         super().__init__(watch)
         self._pending: list[float] = []
         self._series: dict[int, tuple[weakref.ref[Any], _Series]] = {}
+        self._last: tuple[weakref.ref[Any], _Series] | None = None  # the latest optimizer's
         self._found: list[tuple[int, _Series, int, str]] = []
 
     def on_backward(self, tensors: Any) -> None:
@@ -112,10 +115,13 @@ class DivergenceChecks(Check):
             return
         value = pending[0] if len(pending) == 1 else sum(pending) / len(pending)
         self._pending = []
-        entry = self._series.get(id(optimizer))
+        entry = self._last
         if entry is None or entry[0]() is not optimizer:
-            entry = (weakref.ref(optimizer), _Series())
-            self._series[id(optimizer)] = entry
+            entry = self._series.get(id(optimizer))
+            if entry is None or entry[0]() is not optimizer:
+                entry = (weakref.ref(optimizer), _Series())
+                self._series[id(optimizer)] = entry
+            self._last = entry
         series = entry[1]
         if series.last == math.inf:
             return  # it went inf: non-finite-loss speaks for it
@@ -134,14 +140,13 @@ class DivergenceChecks(Check):
             values[-1] = value
         if series.done:
             return
-        if math.isnan(series.start):
-            series.start = value  # the loss of the initial weights, before any update
-            series.minimum = value
-            return
-        far = value >= _FACTOR * max(series.start, series.minimum, _SMALLEST_START)
-        if not far:
+        if value < series.threshold:  # not far above start and minimum
             series.run = 0
-            series.minimum = min(series.minimum, value)
+            if value < series.minimum:
+                if math.isnan(series.start):
+                    series.start = value  # the loss of the initial weights, before any update
+                series.minimum = value
+                series.threshold = _FACTOR * max(series.start, value, _SMALLEST_START)
             return
         series.run += 1
         series.peak_ratio = max(series.peak_ratio, value / max(series.minimum, 1e-30))

@@ -57,6 +57,7 @@ from torch.optim import lr_scheduler as sched_mod
 from .._findings import Location
 from .._location import user_location
 from ._base import Check
+from ._clock import OptimizerSteps
 
 _SERIES_CAP = 256  # learning rates kept per scheduler (evenly thinned beyond that)
 _COLLAPSE = 1e-3  # a learning rate below this fraction of its start has collapsed
@@ -123,16 +124,6 @@ class _Series:
         return self.values[min(index // self.stride, len(self.values) - 1)]
 
 
-class _Counter:
-    """The completed steps of one optimizer (shared by its schedulers' records)."""
-
-    __slots__ = ("ref", "steps")
-
-    def __init__(self, optimizer: Any) -> None:
-        self.ref = weakref.ref(optimizer)
-        self.steps = 0
-
-
 class _Scheduler:
     """What one scheduler did during the watch, kept so that it can be judged at the end even
     when the training function returned and the scheduler is gone."""
@@ -154,7 +145,7 @@ class _Scheduler:
         "verdict",
     )
 
-    def __init__(self, scheduler: Any, serial: int, counter: _Counter) -> None:
+    def __init__(self, scheduler: Any, serial: int, counter: OptimizerSteps) -> None:
         self.ref = weakref.ref(scheduler)
         self.kind = type(scheduler)
         self.serial = serial
@@ -176,11 +167,11 @@ class _Loader:
 
     __slots__ = ("at_first", "passes", "per_pass", "ref")
 
-    def __init__(self, loader: Any, counters: dict[int, _Counter]) -> None:
+    def __init__(self, loader: Any, counters: list[OptimizerSteps]) -> None:
         self.ref = weakref.ref(loader)
         self.passes = 1
-        # Keyed by the optimizers' counters (kept, unlike the optimizers, to the end).
-        self.at_first = {id(c): c.steps for c in counters.values()}
+        # Keyed by the optimizers' step counts (kept, unlike the optimizers, to the end).
+        self.at_first = {id(c): c.steps for c in counters}
         self.per_pass: dict[int, int] | None = None  # counter id -> steps in the first pass
 
 
@@ -188,13 +179,15 @@ class SchedulerChecks(Check):
     """scheduler-before-optimizer, scheduler-per-batch."""
 
     family = "schedulers"
+    # Nothing to follow before a scheduler steps: loss targets from then on (full-batch
+    # training), backward() and step() only while a verdict waits for them.
+    quiet = frozenset({"on_loss", "on_backward", "on_step_pre"})
 
     def __init__(self, watch: Any) -> None:
         super().__init__(watch)
         self._records: list[_Scheduler] = []
         self._by_id: dict[int, _Scheduler] = {}
-        self._counters: dict[int, _Counter] = {}
-        self._backwards = 0
+        self._clock = watch.clock  # the optimizers' steps, and backward() calls
         self._pending: list[_Scheduler] = []
         self._serials = itertools.count(1)
         self._targets: list[list[Any]] = []  # [weakref to a loss target, times seen]
@@ -206,7 +199,7 @@ class SchedulerChecks(Check):
             entry.passes += 1
             if entry.per_pass is None:
                 entry.per_pass = {
-                    id(c): c.steps - entry.at_first.get(id(c), 0) for c in self._counters.values()
+                    id(c): c.steps - entry.at_first.get(id(c), 0) for c in self._counters()
                 }
             return
         if len(self._loaders) >= _LOADERS_KEPT:
@@ -214,7 +207,7 @@ class SchedulerChecks(Check):
             if not gone:
                 return
             del self._loaders[gone[0]]
-        self._loaders[id(loader)] = _Loader(loader, self._counters)
+        self._loaders[id(loader)] = _Loader(loader, self._counters())
 
     def _epoch_shape(self, rec: _Scheduler) -> tuple[int, int] | None:
         """(optimizer steps per epoch, epochs run) from the DataLoader iterated most often, or
@@ -251,34 +244,33 @@ class SchedulerChecks(Check):
         return any(count >= _FULL_BATCH * steps for _, count in self._targets)
 
     # -- events -------------------------------------------------------------------------------
+    # While a verdict waits (see the module's docstring):
     def on_backward(self, tensors: Any) -> None:
-        self._backwards += 1
-        if self._pending:  # a new backward() before any optimizer.step(): that step was skipped
-            self._pending.clear()
+        # A new backward() before any optimizer.step(): that iteration's step was skipped.
+        self._pending.clear()
+        self.mute("on_backward", "on_step_pre")
 
     def on_step_pre(self, optimizer: Any) -> None:
-        if not self._pending:
-            return
         for rec in list(self._pending):
             if rec.counter.ref() is optimizer:
                 self._pending.remove(rec)
                 self._report_before(rec, BEFORE_SAME_ITERATION)
-
-    def on_step_post(self, optimizer: Any) -> None:
-        self._counter(optimizer).steps += 1
+        if not self._pending:
+            self.mute("on_backward", "on_step_pre")
 
     def on_scheduler_step_pre(self, scheduler: Any) -> None:
         rec = self._by_id.get(id(scheduler))
         if rec is None or rec.ref() is not scheduler:
-            rec = _Scheduler(scheduler, next(self._serials), self._counter(scheduler.optimizer))
+            rec = _Scheduler(scheduler, next(self._serials), self._clock.of(scheduler.optimizer))
             rec.location = user_location()
             self._by_id[id(scheduler)] = rec
             self._records.append(rec)
+            self.listen("on_loss")  # the targets of the losses from now on: full-batch training?
         rec.calls += 1
         if rec.calls == 1 and not isinstance(scheduler, sched_mod.ReduceLROnPlateau):
             optimizer = scheduler.optimizer
             if rec.counter.steps == 0 and not getattr(optimizer, "_opt_called", False):
-                rec.verdict = "now" if self._backwards == 0 else "pending"
+                rec.verdict = "now" if self._clock.backwards == 0 else "pending"
 
     def on_scheduler_step_post(self, scheduler: Any) -> None:
         rec = self._by_id.get(id(scheduler))
@@ -290,6 +282,7 @@ class SchedulerChecks(Check):
             self._report_before(rec, BEFORE_NO_TRAINING)
         elif rec.verdict == "pending":
             self._pending.append(rec)
+            self.listen("on_backward", "on_step_pre")
         rec.verdict = None
 
     def finish(self) -> None:
@@ -297,14 +290,10 @@ class SchedulerChecks(Check):
             self._judge(rec)
         self._records.clear()
         self._by_id.clear()
-        self._counters.clear()
         self._pending.clear()
 
-    def _counter(self, optimizer: Any) -> _Counter:
-        counter = self._counters.get(id(optimizer))
-        if counter is None or counter.ref() is not optimizer:
-            counter = self._counters[id(optimizer)] = _Counter(optimizer)
-        return counter
+    def _counters(self) -> list[OptimizerSteps]:
+        return [steps for _, steps in self._clock.optimizers()]
 
     # -- scheduler-before-optimizer -----------------------------------------------------------
     def _report_before(self, rec: _Scheduler, how: str) -> None:

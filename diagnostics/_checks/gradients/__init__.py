@@ -11,8 +11,9 @@ One module per code (``grad_accumulation``, ``grads_cleared_before_step``,
 ``params_not_updating``, ``no_grad_training``, ``non_finite_loss``), each a rule over the
 shared ``state``; ``GradientChecks`` below routes the events to them. The gradient
 bookkeeping lives in ``_params`` (one hooked parameter per optimizer). The
-hot path is one small record per module call (weak references to its output, and to its
-input when that is the batch, read only when a loss is non-finite or has no graph) and one
+hot path is one small record per module call with gradients, which the engine keeps for it
+(weak references to its output, and to its input when that is the batch, read only when a
+loss is non-finite or has no graph: ``watch.module_calls``), and one
 ``item()`` per backward(), which waits for the device on an accelerator (as logging the
 loss does); the autograd graph is walked on a few backward() calls only (the first four,
 then the 8th, 16th, ...), to find parameters that no optimizer holds.
@@ -49,6 +50,7 @@ class GradientChecks(
     non-finite-loss: the events of the family, routed to the rule of each code."""
 
     family = "gradients"
+    logs_module_calls = True
 
     def on_backward(self, tensors: Any) -> None:
         if not self._hand.closed:
@@ -142,7 +144,6 @@ class GradientChecks(
             orphans = self._orphans(self._suspects, versions=False)
             if orphans:
                 self._report_orphans(orphans)
-        self._forwards.clear()
         self._leaves.clear()
         self._undecided.clear()
         self._suspects.clear()

@@ -11,18 +11,16 @@ import torch
 from torch import nn
 
 from ..._findings import Location
-from .._base import Check
+from .._base import CallRecord, Check
 from .._hand_updates import HandUpdates
 from .._params import ParamTracker
 from .common import parameter_names, shape_text
 
-# How many module calls to remember (weakly) for naming the first non-finite value.
-FORWARD_MEMORY = 2048
 LOSS_MEMORY = 200
 ROOT_MEMORY = 32  # outermost models remembered (weakly) for naming parameters
 
 _grad_enabled = torch.is_grad_enabled
-_Tensor, _ref = torch.Tensor, weakref.ref  # read on every module call
+_ref = weakref.ref
 
 
 class Leaf:
@@ -56,10 +54,8 @@ class GradientState(Check):
         self._hand_norms: list[float] = []  # the gradient norm each update by hand used
         self._hand_moved_nothing = 0  # updates by hand in a row that moved nothing
         self._reported_once: set[str] = set()  # judgements made once per watch
-        # (module, input, output, output recorded a graph, the call is a whole no-grad forward)
-        self._forwards: collections.deque[tuple[Any, Any, Any, bool, bool]] = collections.deque(
-            maxlen=FORWARD_MEMORY
-        )
+        # The module calls the engine logs for the watch (logs_module_calls), newest last.
+        self._forwards: collections.deque[CallRecord] = watch.module_calls
         self._losses: collections.deque[float] = collections.deque(maxlen=LOSS_MEMORY)
         self._backwards = 0
         self._steps = 0  # optimizer steps of every optimizer together
@@ -83,28 +79,13 @@ class GradientState(Check):
         self._hand.close()
 
     # -- events -------------------------------------------------------------------------------
-    def on_module_forward(self, module: Any, args: Any, output: Any) -> None:
-        # Weak references only, read back when a loss turns out non-finite or has no graph.
-        # (The engine sends the calls made with gradients enabled; a forward without them is
-        # noted once, as its root forward ends.) Inputs are kept when they need no gradient:
-        # the batch itself, while training (a NaN in the data is then named as such); every
-        # other input is an earlier output.
-        first = args[0] if args else None
-        inp = _ref(first) if isinstance(first, _Tensor) and not first.requires_grad else None
-        if not isinstance(output, _Tensor):
-            if isinstance(output, (tuple, list)) and output and isinstance(output[0], _Tensor):
-                output = output[0]
-            else:
-                self._forwards.append((_ref(module), inp, None, False, False))
-                return
-        self._forwards.append((_ref(module), inp, _ref(output), output.requires_grad, False))
-
     def on_root_forward(self, module: Any, args: Any, output: Any) -> None:
+        # The calls made with gradients are in the engine's log. A forward without them is not:
         if not _grad_enabled():
             # A forward without gradients (an evaluation, an action chosen): the whole model
             # is noted once, as one that recorded no graph (once for a run of them).
             forwards = self._forwards
-            if not forwards or forwards[-1][0]() is not module or not forwards[-1][4]:
+            if not forwards or not forwards[-1][4] or forwards[-1][0]() is not module:
                 forwards.append((_ref(module), None, None, False, True))
         roots = self._roots
         known = roots.get(id(module))

@@ -101,6 +101,7 @@ _SAMPLE = 64  # then one plain forward in this many is still followed there
 _MAX_RECORDS = 512  # forwards awaiting judgement; more means no step ever comes: drop the oldest
 _MAX_SITES = 1024  # direct callers remembered
 _grad_enabled = torch.is_grad_enabled
+_graph_task_id = torch._C._current_graph_task_id  # -1 unless autograd runs a backward
 _CONSEQUENCE_CUSTOM = (
     "the custom layers {layers} run the branch of their forward() meant for training"
 )
@@ -160,6 +161,7 @@ class ModeChecks(Check):
         self._eval_seen: set[int] = set()
         # root id -> its mode-dependent layers, searched now and then
         self._roots: dict[int, RootLayers] = {}
+        self._last_root: RootLayers | None = None  # the latest root's, looked up first
         # A root's direct caller (code, bytecode offset) -> its call site, when the caller is
         # the user's own frame: a plain model's training forwards skip the walk of the stack.
         self._direct_sites: dict[tuple[Any, int], Site] = {}
@@ -175,28 +177,30 @@ class ModeChecks(Check):
         layers, recalibrating = self._layers, self._recalibrating
         if layers:
             self._layers = []
-        self._recalibrating = False
-        if isinstance(module, ParametrizationList):
-            return  # a parametrized weight (spectral_norm, weight_norm) read outside a forward
-        info = self._roots.get(id(module))
+        if recalibrating:
+            self._recalibrating = False
+        info = self._last_root
         if info is None or info.root() is not module or info.refresh <= 0:
-            info = self._info(module)
+            if isinstance(module, ParametrizationList):
+                return  # a parametrized weight (spectral_norm, weight_norm) read outside a forward
+            info = self._last_root = self._info(module)
         info.refresh -= 1
         # A plain model (no layer that depends on the mode) in training mode: without
         # gradients there is nothing to judge; with them, most of its forwards come from a
         # call site known to train, decided without walking the stack.
-        plain = module.training and not layers and not info.layers and not info.rnn_dropout
-        if plain and (not _grad_enabled() or self._known_training_call(output)):
+        plain = module.training and info.plain and not layers
+        if plain and not _grad_enabled():
             return
-        caller = sys._getframe(1)  # 0: here, 1: the engine's Module.__call__
-        self._root_done(module, output, layers, recalibrating, info, caller.f_back)
+        caller = sys._getframe(3)  # 0: here, 1 and 2: the engine's Module.__call__, 3: caller
+        if plain and self._known_training_call(output, caller):
+            return
+        self._root_done(module, output, layers, recalibrating, info, caller)
 
-    def _known_training_call(self, output: Any) -> bool:
+    def _known_training_call(self, output: Any, caller: Any) -> bool:
         if not isinstance(output, torch.Tensor) or output.grad_fn is None:
             return False
-        caller = sys._getframe(3)  # 0: here, 1: on_root_forward, 2: Module.__call__, 3: caller
         site = self._direct_sites.get((caller.f_code, caller.f_lasti))
-        if site is None or torch._C._current_graph_task_id() != -1:
+        if site is None or _graph_task_id() != -1:
             return False
         return self._training_site(site)
 

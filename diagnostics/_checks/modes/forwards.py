@@ -29,7 +29,7 @@ _CHECKPOINT = os.path.join("torch", "utils", "checkpoint.py")
 class RootLayers:
     """What a search of a root model found, kept until the next search."""
 
-    __slots__ = ("layers", "refresh", "rnn_dropout", "root")
+    __slots__ = ("layers", "plain", "refresh", "rnn_dropout", "root")
 
     def __init__(self, root: nn.Module) -> None:
         modules = list(root.modules())
@@ -40,6 +40,7 @@ class RootLayers:
         self.rnn_dropout = any(
             isinstance(m, nn.RNNBase) and m.dropout > 0 and m.num_layers > 1 for m in modules
         )
+        self.plain = not self.layers and not self.rnn_dropout  # nothing depends on the mode
         self.refresh = CUSTOM_REFRESH  # root forwards until the next search
 
 
