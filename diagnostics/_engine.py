@@ -16,7 +16,7 @@ import types
 import warnings
 import weakref
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -26,8 +26,7 @@ from torch.nn.utils import clip_grad as _clip_mod
 from torch.optim import optimizer as _optim_mod
 from torch.utils.data import DataLoader as _DataLoader
 
-from ._checks._base import EVENTS, CallRecord, Check, unreal
-from ._checks._clock import Clock
+from ._checks._base import CallRecord, Check, unreal
 from ._patching import (
     involves_unreal,
     scheduler_classes,
@@ -36,6 +35,7 @@ from ._patching import (
     unreal_optimizer,
     warn_past,
 )
+from ._routes import NO_ROUTE, Route, Subscriber
 
 _LOSSES = (
     "cross_entropy",
@@ -72,78 +72,7 @@ _compiler_flags: Any = (
     else types.SimpleNamespace(_is_compiling_flag=False)
 )
 _get_ident = threading.get_ident
-_Handlers = tuple[Callable[..., Any], ...]
 _ref, _Tensor, _Parameter = weakref.ref, torch.Tensor, nn.Parameter
-
-
-class Subscriber(Protocol):
-    """What the engine needs of a watch: its thread, the handlers of its live checks, where
-    it logs module calls, and its clock."""
-
-    @property
-    def thread(self) -> int:
-        """The thread whose events the watch sees (the one that started it)."""
-        ...
-
-    @property
-    def clock(self) -> Clock:
-        """The watch's count of backward() calls and optimizer steps (the engine keeps it)."""
-        ...
-
-    def handlers(self, event: str) -> tuple[Callable[..., Any], ...]:
-        """The bound ``on_*`` methods of the watch's checks that listen to ``event``."""
-        ...
-
-    def call_log(self) -> collections.deque[CallRecord] | None:
-        """Where module calls with gradients are logged, while a check wants them."""
-        ...
-
-
-class _Route:
-    """Where the events of one watching thread go: each event's handlers (an attribute per
-    event, read on the hot path), and the call logs and clocks of the thread's watches."""
-
-    __slots__ = (*EVENTS, "calls", "clocks", "inner", "outer")
-    on_module_forward: _Handlers
-    on_root_forward_pre: _Handlers
-    on_root_forward: _Handlers
-    on_backward: _Handlers
-    on_step_pre: _Handlers
-    on_step_post: _Handlers
-    on_scheduler_step_pre: _Handlers
-    on_scheduler_step_post: _Handlers
-    on_loss: _Handlers
-    on_dropout: _Handlers
-    on_batch_norm: _Handlers
-    on_state_dict: _Handlers
-    on_load_state_dict: _Handlers
-    on_save: _Handlers
-    on_clip: _Handlers
-    on_grad_scale: _Handlers
-    on_unscale: _Handlers
-    on_loader_iter: _Handlers
-    on_exception: _Handlers
-    finish: _Handlers
-    calls: tuple[collections.deque[CallRecord], ...]
-    clocks: tuple[Clock, ...]
-    inner: bool
-    outer: bool
-
-    def __init__(self, watches: list[Subscriber] = ()) -> None:  # type: ignore[assignment]
-        self.update(watches)
-
-    def update(self, watches: list[Subscriber]) -> None:
-        for event in EVENTS:
-            setattr(self, event, tuple(h for w in watches for h in w.handlers(event)))
-        self.calls = tuple(log for w in watches if (log := w.call_log()) is not None)
-        self.clocks = tuple(w.clock for w in watches)
-        # Is a module call inside another's forward wanted (when gradients are enabled)?
-        self.inner = bool(self.on_module_forward or self.calls)
-        # Is an outermost call wanted at all? If not, module calls keep no stack.
-        self.outer = bool(self.inner or self.on_root_forward_pre or self.on_root_forward)
-
-
-_NO_ROUTE = _Route()
 
 
 class _ThreadState(threading.local):
@@ -154,7 +83,7 @@ class _ThreadState(threading.local):
     backward on an accelerator), or no route at all when several threads watch at once.
     """
 
-    route: _Route = _NO_ROUTE
+    route: Route = NO_ROUTE
     fn_depth = 0
     sched_depth = 0
 
@@ -167,7 +96,7 @@ class _Dispatcher:
 
     def __init__(self) -> None:
         self.watches: list[Subscriber] = []
-        self._routes: dict[int, _Route] = {}
+        self._routes: dict[int, Route] = {}
         self._local = _ThreadState()
         self._undo: list[Callable[[], None]] = []
         self._lock = threading.RLock()
@@ -188,7 +117,7 @@ class _Dispatcher:
             if not self.watches:
                 self._install()
             self.watches.append(watch)
-            route = self._routes.setdefault(watch.thread, _Route())
+            route = self._routes.setdefault(watch.thread, Route())
             if watch.thread == _get_ident():
                 self._local.route = route
             self._rebuild()
@@ -200,7 +129,7 @@ class _Dispatcher:
             self._rebuild()
             if watch.thread not in self._routes and watch.thread == _get_ident():
                 # A thread that ran a watch of its own is never attributed to another's.
-                self._local.route = _NO_ROUTE
+                self._local.route = NO_ROUTE
             if not self.watches:
                 self._uninstall()
 
@@ -219,7 +148,7 @@ class _Dispatcher:
 
     def _rebuild(self) -> None:
         for ident in {w.thread for w in self.watches}:
-            self._routes.setdefault(ident, _Route())
+            self._routes.setdefault(ident, Route())
         for ident, route in list(self._routes.items()):
             mine = [w for w in self.watches if w.thread == ident]
             route.update(mine)  # in place: a thread holds on to its route between events
@@ -236,7 +165,7 @@ class _Dispatcher:
             # Several threads watch: only the autograd work of a backward() is attributed,
             # when exactly one watching thread is inside backward().
             busy = [i for i, depth in self._in_backward.items() if depth and i in self._routes]
-            route = self._routes[busy[0]] if len(busy) == 1 else _NO_ROUTE
+            route = self._routes[busy[0]] if len(busy) == 1 else NO_ROUTE
         _ThreadState.route = route
 
     def _emit(self, handlers: tuple[Callable[..., Any], ...], event: str, *args: Any) -> None:
@@ -386,7 +315,7 @@ class _Dispatcher:
         self,
         original: Callable[..., Any],
         inline: bool,
-        route: _Route,
+        route: Route,
         stack: list[nn.Module],
         module: nn.Module,
         args: tuple[Any, ...],
@@ -396,10 +325,14 @@ class _Dispatcher:
         __tracebackhide__ = True
         root = not stack
         grad = torch.is_grad_enabled()
-        post = route.on_module_forward if grad else ()  # calls that can lead to a backward
-        logs = route.calls if grad else ()
+        if grad:
+            post = route.on_module_forward  # the calls that can lead to a backward
+            root_pre, root_post = route.on_root_forward_pre, route.on_root_forward
+        else:
+            post = ()
+            root_pre, root_post = route.no_grad_root_pre, route.no_grad_root
         if root:
-            for handler in route.on_root_forward_pre:
+            for handler in root_pre:
                 try:
                     handler(module, args)
                 except Exception as exc:  # a check must never break the user's run
@@ -413,15 +346,18 @@ class _Dispatcher:
                 output = original(module, *args, **kwargs)
         finally:
             stack.pop()
-            if logs:
-                _log_call(logs, module, args, output)
+            if route.calls:
+                if grad:
+                    _log_call(route.calls, module, args, output)
+                elif root:
+                    _log_whole(route.calls, module)
             for handler in post:
                 try:
                     handler(module, args, output)
                 except Exception as exc:  # a check must never break the user's run
                     self._failed(handler, "on_module_forward", exc, (module, args, output))
             if root:
-                for handler in route.on_root_forward:
+                for handler in root_post:
                     try:
                         handler(module, args, output)
                     except Exception as exc:  # a check must never break the user's run
@@ -681,6 +617,14 @@ def _log_call(
         record = (_ref(module), batch, _ref(output), output.requires_grad, False)
     for log in logs:
         log.append(record)
+
+
+def _log_whole(logs: tuple[collections.deque[CallRecord], ...], module: nn.Module) -> None:
+    """Log an outermost call without gradients as a whole (an evaluation, an action chosen):
+    once for a run of them."""
+    for log in logs:
+        if not log or not log[-1][4] or log[-1][0]() is not module:
+            log.append((_ref(module), None, None, False, True))
 
 
 DISPATCHER = _Dispatcher()

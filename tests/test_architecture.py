@@ -33,7 +33,8 @@ LAYERS: dict[str, list[list[str]]] = {
         ["diagnostics._findings"],  # the data
         ["diagnostics._location", "diagnostics._render"],  # places in code; rendering
         ["diagnostics._checks.*"],  # the families of checks
-        ["diagnostics._patching"],  # what the engine's patches need to stay out of the way
+        # what the engine's patches need to stay out of the way; where a thread's events go
+        ["diagnostics._patching", "diagnostics._routes"],
         ["diagnostics._engine"],  # the global hooks, fed by the watches
         ["diagnostics._watch"],  # a watch: composes the checks and the engine
         ["diagnostics._processes", "diagnostics._ipython"],

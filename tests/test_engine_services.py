@@ -4,6 +4,7 @@ events a check declines until it has something to follow (``quiet``, ``listen``,
 from __future__ import annotations
 
 import gc
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -23,7 +24,7 @@ class _Reader(Check):
     """Reads the clock at each step, as a family that keeps no counts of its own does."""
 
     family = "test-reader"
-    seen: list[tuple[int, int, list[tuple[object, int]]]] = []
+    seen: ClassVar[list[tuple[int, int, list[tuple[object, int]]]]] = []
 
     def on_step_post(self, optimizer):
         clock = self.watch.clock
@@ -88,7 +89,7 @@ class _Quiet(Check):
 
     family = "test-quiet"
     quiet = frozenset({"on_loss"})
-    events: list[str] = []
+    events: ClassVar[list[str]] = []
 
     def on_loss(self, name, input, target, kwargs):
         self.events.append("loss")
@@ -122,11 +123,14 @@ def test_module_calls_with_gradients_are_logged_weakly_for_a_check_that_asks():
     with watch:
         out = model(x)
         with torch.no_grad():
-            model(x)  # not logged: no gradients
+            for _ in range(3):
+                model(x)  # without gradients: logged once, as a whole forward
         records = list(watch.module_calls)
         modules = [ref() for ref, *_ in records]
         # In the order the calls returned: the layers, then the model around them.
-        assert modules == [model[0], model[1], model[2], model]
+        assert modules == [model[0], model[1], model[2], model, model]
+        assert records[-1][1:] == (None, None, False, True)
+        records = records[:-1]
         first = records[0]
         assert first[1]() is x  # the batch, as the first layer's input
         assert records[1][1] is None  # an earlier output is no batch
@@ -154,3 +158,28 @@ def test_the_log_keeps_no_tensor_alive():
         del out
         gc.collect()
         assert ref() is None
+
+
+class _Roots(Check):
+    family = "test-roots"
+    seen: ClassVar[list[bool]] = []
+
+    def on_root_forward(self, module, args, output):
+        self.seen.append(torch.is_grad_enabled())
+
+
+class _TrainingRoots(_Roots):
+    family = "test-training-roots"
+    roots_without_grad = False
+
+
+def test_a_check_about_training_alone_is_not_sent_forwards_without_gradients():
+    model = nn.Linear(2, 1)
+    x = torch.randn(4, 2)
+    for check, expected in ((_Roots, [True, False]), (_TrainingRoots, [True])):
+        check.seen = []
+        with diagnostics.watch(checks=[check]):
+            model(x)
+            with torch.no_grad():
+                model(x)
+        assert check.seen == expected

@@ -52,8 +52,8 @@ Two services of the engine spare a check a handler on the hottest events:
   and flags: ``input`` is the call's first argument when that is a tensor that needs no
   gradient (the batch), else None; ``output`` its output (the first tensor of a tuple or
   list), None when it has none or forward raised; ``graph`` whether that output recorded an
-  autograd graph; ``whole`` is False (a check may add a record that stands for a whole forward
-  without gradients, with ``whole`` True).
+  autograd graph; ``whole`` is True for an outermost call made without gradients, which
+  stands for the whole forward (logged once for a run of them; the calls inside it are not).
 
 A check that registers hooks of its own (on a tensor, a parameter, a module) removes them in
 ``close()``: the watch calls it once it has ended, and at once when the check fails and is
@@ -144,6 +144,9 @@ class Check:
 
     family: ClassVar[str] = ""
     logs_module_calls: ClassVar[bool] = False  # the engine fills ``watch.module_calls``
+    # Does the check follow outermost calls made without gradients (on_root_forward_pre,
+    # on_root_forward)? An evaluation is one; a check about training alone says False.
+    roots_without_grad: ClassVar[bool] = True
     # Events the check handles but does not want until it calls ``listen`` (e.g. a family
     # that has nothing to follow before a scheduler or a DDP model shows up).
     quiet: ClassVar[frozenset[str]] = frozenset()

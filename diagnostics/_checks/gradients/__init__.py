@@ -51,6 +51,7 @@ class GradientChecks(
 
     family = "gradients"
     logs_module_calls = True
+    roots_without_grad = False
 
     def on_backward(self, tensors: Any) -> None:
         if not self._hand.closed:

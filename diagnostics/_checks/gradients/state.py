@@ -19,7 +19,6 @@ from .common import parameter_names, shape_text
 LOSS_MEMORY = 200
 ROOT_MEMORY = 32  # outermost models remembered (weakly) for naming parameters
 
-_grad_enabled = torch.is_grad_enabled
 _ref = weakref.ref
 
 
@@ -80,13 +79,8 @@ class GradientState(Check):
 
     # -- events -------------------------------------------------------------------------------
     def on_root_forward(self, module: Any, args: Any, output: Any) -> None:
-        # The calls made with gradients are in the engine's log. A forward without them is not:
-        if not _grad_enabled():
-            # A forward without gradients (an evaluation, an action chosen): the whole model
-            # is noted once, as one that recorded no graph (once for a run of them).
-            forwards = self._forwards
-            if not forwards or not forwards[-1][4] or forwards[-1][0]() is not module:
-                forwards.append((_ref(module), None, None, False, True))
+        # Outermost calls with gradients only (roots_without_grad): one without them is in
+        # the engine's log, as a whole forward.
         roots = self._roots
         known = roots.get(id(module))
         if known is None or known() is not module:

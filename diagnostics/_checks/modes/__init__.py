@@ -175,11 +175,25 @@ class ModeChecks(Check):
         # What the layers noted during this forward is taken, and cleared for the next one,
         # here: the end of a root forward comes even when the forward raised.
         layers, recalibrating = self._layers, self._recalibrating
+        info = self._last_root
+        # The commonest forward without gradients (an action chosen, a target computed): a
+        # plain model in training mode, the same as the last root, has nothing to judge.
+        if (
+            not layers
+            and not recalibrating
+            and info is not None
+            and info.plain
+            and info.refresh > 0
+            and module.training
+            and not _grad_enabled()
+            and info.root() is module
+        ):
+            info.refresh -= 1
+            return
         if layers:
             self._layers = []
         if recalibrating:
             self._recalibrating = False
-        info = self._last_root
         if info is None or info.root() is not module or info.refresh <= 0:
             if isinstance(module, ParametrizationList):
                 return  # a parametrized weight (spectral_norm, weight_norm) read outside a forward
