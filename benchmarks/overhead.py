@@ -132,7 +132,18 @@ def _idle(family: type[Check]) -> type[Check]:
         for event in EVENTS
         if event != "finish" and getattr(family, event) is not getattr(Check, event)
     }
-    return type(f"Idle{family.__name__}", (Check,), {"family": f"idle-{family.family}", **handlers})
+    # What the engine does for the family (its call log, which roots and events it wants)
+    # is kept: only the handlers' own work is taken away.
+    engine_side = {
+        "logs_module_calls": family.logs_module_calls,
+        "roots_without_grad": family.roots_without_grad,
+        "quiet": family.quiet,
+    }
+    return type(
+        f"Idle{family.__name__}",
+        (Check,),
+        {"family": f"idle-{family.family}", **engine_side, **handlers},
+    )
 
 
 def by_family(name: str, make: Callable[[], Callable[[], None]], steps: int, repeats: int) -> None:
