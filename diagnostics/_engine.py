@@ -72,7 +72,8 @@ _compiler_flags: Any = (
     else types.SimpleNamespace(_is_compiling_flag=False)
 )
 _get_ident = threading.get_ident
-_ref, _Tensor, _Parameter = weakref.ref, torch.Tensor, nn.Parameter
+_ref, _Tensor = weakref.ref, torch.Tensor
+_grad_enabled = torch.is_grad_enabled
 
 
 class _ThreadState(threading.local):
@@ -324,7 +325,7 @@ class _Dispatcher:
         """A module call that some check follows: an outermost one, or one with gradients."""
         __tracebackhide__ = True
         root = not stack
-        grad = torch.is_grad_enabled()
+        grad = _grad_enabled()
         if grad:
             post = route.on_module_forward  # the calls that can lead to a backward
             root_pre, root_post = route.on_root_forward_pre, route.on_root_forward
@@ -349,8 +350,10 @@ class _Dispatcher:
             if route.calls:
                 if grad:
                     _log_call(route.calls, module, args, output)
-                elif root:
-                    _log_whole(route.calls, module)
+                elif root:  # logged as a whole forward, once for a run of them
+                    for log in route.calls:
+                        if not log or not log[-1][4] or log[-1][0]() is not module:
+                            log.append((_ref(module), None, None, False, True))
             for handler in post:
                 try:
                     handler(module, args, output)
@@ -617,14 +620,6 @@ def _log_call(
         record = (_ref(module), batch, _ref(output), output.requires_grad, False)
     for log in logs:
         log.append(record)
-
-
-def _log_whole(logs: tuple[collections.deque[CallRecord], ...], module: nn.Module) -> None:
-    """Log an outermost call without gradients as a whole (an evaluation, an action chosen):
-    once for a run of them."""
-    for log in logs:
-        if not log or not log[-1][4] or log[-1][0]() is not module:
-            log.append((_ref(module), None, None, False, True))
 
 
 DISPATCHER = _Dispatcher()
