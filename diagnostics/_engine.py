@@ -293,7 +293,9 @@ class _Dispatcher:
                         return original(module, *args, **kwargs)
                     finally:
                         stack.pop()
-                if not route.on_module_forward:  # only logged (a call that raises is not)
+                # The commonest call with gradients (a layer of a training forward) is only
+                # logged, here in line, without _observed's frame (a call that raises is not).
+                if not route.on_module_forward:
                     stack.append(module)
                     try:
                         if d_inline and module._compiled_call_impl is None:
