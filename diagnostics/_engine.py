@@ -615,11 +615,11 @@ def _log_call(
     if not isinstance(output, _Tensor):
         listed = isinstance(output, (tuple, list)) and output
         output = output[0] if listed and isinstance(output[0], _Tensor) else None
-    record: CallRecord
-    if output is None:
-        record = (_ref(module), batch, None, False, False)
-    else:
-        record = (_ref(module), batch, _ref(output), output.requires_grad, False)
+        if output is None:
+            for log in logs:
+                log.append((_ref(module), batch, None, False, False))
+            return
+    record = (_ref(module), batch, _ref(output), output.requires_grad, False)
     for log in logs:
         log.append(record)
 

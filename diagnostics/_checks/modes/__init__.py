@@ -175,17 +175,18 @@ class ModeChecks(Check):
         # What the layers noted during this forward is taken, and cleared for the next one,
         # here: the end of a root forward comes even when the forward raised.
         layers, recalibrating = self._layers, self._recalibrating
+        grad = _grad_enabled()
         info = self._last_root
         # The commonest forward without gradients (an action chosen, a target computed): a
         # plain model in training mode, the same as the last root, has nothing to judge.
         if (
-            not layers
+            not grad
+            and not layers
             and not recalibrating
             and info is not None
             and info.plain
             and info.refresh > 0
             and module.training
-            and not _grad_enabled()
             and info.root() is module
         ):
             info.refresh -= 1
@@ -203,7 +204,7 @@ class ModeChecks(Check):
         # gradients there is nothing to judge; with them, most of its forwards come from a
         # call site known to train, decided without walking the stack.
         plain = module.training and info.plain and not layers
-        if plain and not _grad_enabled():
+        if plain and not grad:
             return
         caller = sys._getframe(3)  # 0: here, 1 and 2: the engine's Module.__call__, 3: caller
         if plain and self._known_training_call(output, caller):
