@@ -190,12 +190,19 @@ class _Dispatcher:
 
         # Inside torch.compile's tracing the hooks return at once: dynamo folds
         # is_dynamo_compiling() to True, so nothing of the engine enters the compiled graph.
+        # The latest optimizer found to hold real tensors (not meta or fake ones), weakly.
+        last_real: list[Callable[[], Any]] = [lambda: None]
+
         def step_pre(opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
             if dynamo() or flags._is_compiling_flag:
                 return
             handlers = local.route.on_step_pre
-            if not handlers or unreal_optimizer(opt):
+            if not handlers:
                 return
+            if last_real[0]() is not opt:  # the optimizer's parameters are read once
+                if unreal_optimizer(opt):
+                    return
+                last_real[0] = _ref(opt)
             for handler in handlers:  # in line: a step is on the hot path
                 try:
                     handler(opt)
@@ -206,8 +213,12 @@ class _Dispatcher:
             if dynamo() or flags._is_compiling_flag:
                 return
             route = local.route
-            if not route.clocks or unreal_optimizer(opt):
+            if not route.clocks:
                 return
+            if last_real[0]() is not opt:
+                if unreal_optimizer(opt):
+                    return
+                last_real[0] = _ref(opt)
             for clock in route.clocks:  # before the handlers: they read the step as done
                 clock.stepped(opt)
             for handler in route.on_step_post:

@@ -164,7 +164,9 @@ class ModeChecks(Check):
         self._last_root: RootLayers | None = None  # the latest root's, looked up first
         # A root's direct caller (code, bytecode offset) -> its call site, when the caller is
         # the user's own frame: a plain model's training forwards skip the walk of the stack.
-        self._direct_sites: dict[tuple[Any, int], Site] = {}
+        # Keyed by the code's id (hashing a code object hashes its constants and names, every
+        # time); the code is kept in the value, so that its id cannot be reused meanwhile.
+        self._direct_sites: dict[tuple[int, int], tuple[Any, Site]] = {}
         self._optimizer_seen = False
         # root id -> (its first trained parameter's version and checksum at the last backward,
         # backward() calls in a row that found it changed): updates by hand, no optimizer.
@@ -214,10 +216,10 @@ class ModeChecks(Check):
     def _known_training_call(self, output: Any, caller: Any) -> bool:
         if not isinstance(output, torch.Tensor) or output.grad_fn is None:
             return False
-        site = self._direct_sites.get((caller.f_code, caller.f_lasti))
-        if site is None or _graph_task_id() != -1:
+        known = self._direct_sites.get((id(caller.f_code), caller.f_lasti))
+        if known is None or _graph_task_id() != -1:
             return False
-        return self._training_site(site)
+        return self._training_site(known[1])
 
     # -- dropout and BatchNorm calls ----------------------------------------------------------
     def on_dropout(self, name: str, input: Any, p: float, training: bool, output: Any) -> None:
@@ -319,7 +321,8 @@ class ModeChecks(Check):
             return  # called by a third-party library, not by the user's code
         if plain:
             if len(self._direct_sites) < _MAX_SITES and is_user_frame(caller):
-                self._direct_sites[(caller.f_code, caller.f_lasti)] = frames[0]
+                code = caller.f_code
+                self._direct_sites[(id(code), caller.f_lasti)] = (code, frames[0])
             if self._training_site(frames[0]):
                 return
         record = _Record(root, frames, self._backwards, layers, eval=eval, grad=grad)
