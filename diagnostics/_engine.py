@@ -62,10 +62,10 @@ _DROPOUTS = (
 
 _CLIPS = ("clip_grad_norm_", "clip_grad_value_")
 
-_is_compiling = torch.compiler.is_compiling
-# On the hottest path, the cheapest test that dynamo folds to True while it traces (the flag
-# is torch.export's and AOT tracing's); older torch has only is_compiling().
-_is_dynamo_compiling = getattr(torch.compiler, "is_dynamo_compiling", _is_compiling)
+# Every wrapper steps aside while torch compiles: the cheapest test that dynamo folds to True
+# while it traces, then the flag of torch.export and AOT tracing (is_compiling() costs one
+# more Python call, torch.jit.is_scripting()). Older torch has only is_compiling().
+_is_dynamo_compiling = getattr(torch.compiler, "is_dynamo_compiling", torch.compiler.is_compiling)
 _compiler_flags: Any = (
     torch.compiler
     if hasattr(torch.compiler, "_is_compiling_flag")
@@ -381,14 +381,15 @@ class _Dispatcher:
         return output
 
     def _wrap_backward(self, original: Callable[..., Any]) -> Callable[..., Any]:
-        d_local, d_failed, d_compiling, d_torch = self._local, self._failed, _is_compiling, torch
+        d_local, d_failed, d_torch = self._local, self._failed, torch
+        d_dynamo, d_flags = _is_dynamo_compiling, _compiler_flags
         d_around, d_unreal, d_unreal_one = self._around_backward, involves_unreal, unreal
         d_self, d_tensor = self, torch.Tensor
 
         def backward(tensors: Any, *args: Any, **kwargs: Any) -> Any:
             route = d_local.route
             handlers = route.on_backward
-            if not (handlers or route.clocks) or d_compiling():
+            if not (handlers or route.clocks) or d_dynamo() or d_flags._is_compiling_flag:
                 return original(tensors, *args, **kwargs)
             if isinstance(tensors, d_torch.Tensor):
                 seq: Any = (tensors,)
@@ -431,12 +432,13 @@ class _Dispatcher:
     # A torch function mode (e.g. the simulated accelerator's) re-enters these functions through
     # handle_torch_function, which looks the patched name up again: count only the outer call.
     def _wrap_loss(self, name: str, original: Callable[..., Any]) -> Callable[..., Any]:
-        d_local, d_emit, d_compiling, d_name = self._local, self._emit, _is_compiling, name
+        d_local, d_emit, d_name = self._local, self._emit, name
+        d_dynamo, d_flags = _is_dynamo_compiling, _compiler_flags
         dunreal_arg = unreal_arg
 
         def loss(input: Any, target: Any = None, *args: Any, **kwargs: Any) -> Any:
             handlers = d_local.route.on_loss
-            if not handlers or d_compiling():
+            if not handlers or d_dynamo() or d_flags._is_compiling_flag:
                 if target is None and not args:
                     return original(input, **kwargs)
                 return original(input, target, *args, **kwargs)
@@ -455,11 +457,12 @@ class _Dispatcher:
     def _wrap_dropout(self, name: str, original: Callable[..., Any]) -> Callable[..., Any]:
         # alpha_dropout's training defaults to False, dropout's to True: read the original's.
         p_default, training_default = (original.__defaults__ or (0.5, True))[:2]
-        d_local, d_emit, d_compiling, d_name = self._local, self._emit, _is_compiling, name
+        d_local, d_emit, d_name = self._local, self._emit, name
+        d_dynamo, d_flags = _is_dynamo_compiling, _compiler_flags
 
         def dropout(input: Any, *args: Any, **kwargs: Any) -> Any:
             handlers = d_local.route.on_dropout
-            if not handlers or d_local.fn_depth or d_compiling():
+            if not handlers or d_local.fn_depth or d_dynamo() or d_flags._is_compiling_flag:
                 return original(input, *args, **kwargs)
             d_local.fn_depth += 1
             try:
@@ -474,7 +477,8 @@ class _Dispatcher:
         return dropout
 
     def _wrap_batch_norm(self, original: Callable[..., Any]) -> Callable[..., Any]:
-        d_local, d_emit, d_compiling = self._local, self._emit, _is_compiling
+        d_local, d_emit = self._local, self._emit
+        d_dynamo, d_flags = _is_dynamo_compiling, _compiler_flags
 
         def batch_norm(
             input: Any,
@@ -487,7 +491,7 @@ class _Dispatcher:
             eps: float = 1e-5,
         ) -> Any:
             handlers = d_local.route.on_batch_norm
-            if not handlers or d_local.fn_depth or d_compiling():
+            if not handlers or d_local.fn_depth or d_dynamo() or d_flags._is_compiling_flag:
                 return original(
                     input, running_mean, running_var, weight, bias, training, momentum, eps
                 )
@@ -539,12 +543,13 @@ class _Dispatcher:
         return save
 
     def _wrap_clip(self, name: str, original: Callable[..., Any]) -> Callable[..., Any]:
-        d_local, d_emit, d_compiling, d_name = self._local, self._emit, _is_compiling, name
+        d_local, d_emit, d_name = self._local, self._emit, name
+        d_dynamo, d_flags = _is_dynamo_compiling, _compiler_flags
         d_key = "max_norm" if name == "clip_grad_norm_" else "clip_value"
 
         def clip(parameters: Any, *args: Any, **kwargs: Any) -> Any:
             handlers = d_local.route.on_clip
-            if not handlers or d_compiling():
+            if not handlers or d_dynamo() or d_flags._is_compiling_flag:
                 return original(parameters, *args, **kwargs)
             # A generator is read once: the same list goes to the check and to the original.
             one = isinstance(parameters, torch.Tensor)
