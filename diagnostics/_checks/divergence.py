@@ -38,7 +38,7 @@ _SMALLEST_START = 1e-6  # a start or minimum below this counts as this: tinier i
 _SUSTAIN = 5  # consecutive steps it must stay there
 _RECOVERED = 100.0  # below this many times its start at the end: it recovered
 _SERIES = 200  # losses kept per optimizer for the evidence
-_isfinite = math.isfinite
+_isfinite, _INF = math.isfinite, math.inf
 
 MESSAGE = (
     "The training loss of {optimizer} diverged without becoming inf or NaN: it started near "
@@ -123,21 +123,20 @@ class DivergenceChecks(Check):
                 self._series[id(optimizer)] = entry
             self._last = entry
         series = entry[1]
-        if series.last == math.inf:
+        if series.last == _INF:
             return  # it went inf: non-finite-loss speaks for it
-        finite = _isfinite(value)
-        series.last = value if finite else math.inf
-        if value < 0:
-            series.negative = True
-        if series.negative or not finite:
+        if not 0.0 <= value < _INF or series.negative:  # the rare cases first
+            series.last = value if _isfinite(value) else _INF
+            if value < 0:
+                series.negative = True
             return
+        series.last = value
         series.recent.append(value)
         series.steps += 1
-        values = series.values
-        if len(values) < _SERIES:
-            values.append(value)
+        if series.steps <= _SERIES:
+            series.values.append(value)
         else:
-            values[-1] = value
+            series.values[-1] = value
         if series.done:
             return
         if value < series.threshold:  # not far above start and minimum
