@@ -104,10 +104,6 @@ class _Dispatcher:
         self._in_backward: dict[int, int] = {}  # watching threads inside backward(), and depth
         self._several = False  # more than one thread watches
 
-    def handlers(self, event: str) -> tuple[Callable[..., Any], ...]:
-        """The handlers the calling thread's ``event`` goes to."""
-        return getattr(self._local.route, event)  # type: ignore[no-any-return]
-
     def module_stack(self) -> list[nn.Module]:
         """The modules whose forward is running in the calling thread, outermost first."""
         return self._local.stack
