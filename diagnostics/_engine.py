@@ -76,20 +76,28 @@ _ref, _Tensor = weakref.ref, torch.Tensor
 _grad_enabled = torch.is_grad_enabled
 
 
-class _ThreadState(threading.local):
-    """What one thread sees: the route of its own watches' events, and its re-entry depths.
+class _ThreadState:
+    """What one thread sees: the modules whose forward is running, the route of its own
+    watches' events, and its re-entry depths.
 
-    A thread that never ran a watch reads the class attributes: ``route`` is then the one of
-    the only thread that watches (a script's worker threads, the autograd threads of a
-    backward on an accelerator), or no route at all when several threads watch at once.
+    One object per thread, reached with a single thread-local read on the hottest path (a
+    module call). A thread that never ran a watch reads the class attributes: ``route`` is
+    then the one of the only thread that watches (a script's worker threads, the autograd
+    threads of a backward on an accelerator), or no route at all when several threads watch
+    at once.
     """
 
     route: Route = NO_ROUTE
     fn_depth = 0
     sched_depth = 0
 
-    def __init__(self) -> None:  # runs once in every thread that uses it
+    def __init__(self) -> None:
         self.stack: list[nn.Module] = []  # the modules whose forward is running, root first
+
+
+class _PerThread(threading.local):
+    def __init__(self) -> None:  # runs once in every thread that uses it
+        self.state = _ThreadState()
 
 
 class _Dispatcher:
@@ -98,7 +106,7 @@ class _Dispatcher:
     def __init__(self) -> None:
         self.watches: list[Subscriber] = []
         self._routes: dict[int, Route] = {}
-        self._local = _ThreadState()
+        self._local = _PerThread()
         self._undo: list[Callable[[], None]] = []
         self._lock = threading.RLock()
         self._in_backward: dict[int, int] = {}  # watching threads inside backward(), and depth
@@ -106,7 +114,7 @@ class _Dispatcher:
 
     def module_stack(self) -> list[nn.Module]:
         """The modules whose forward is running in the calling thread, outermost first."""
-        return self._local.stack
+        return self._local.state.stack
 
     # -- lifecycle -------------------------------------------------------------------------
     def add(self, watch: Subscriber) -> None:
@@ -116,7 +124,7 @@ class _Dispatcher:
             self.watches.append(watch)
             route = self._routes.setdefault(watch.thread, Route())
             if watch.thread == _get_ident():
-                self._local.route = route
+                self._local.state.route = route
             self._rebuild()
 
     def remove(self, watch: Subscriber) -> None:
@@ -126,7 +134,7 @@ class _Dispatcher:
             self._rebuild()
             if watch.thread not in self._routes and watch.thread == _get_ident():
                 # A thread that ran a watch of its own is never attributed to another's.
-                self._local.route = NO_ROUTE
+                self._local.state.route = NO_ROUTE
             if not self.watches:
                 self._uninstall()
 
@@ -192,7 +200,7 @@ class _Dispatcher:
         def step_pre(opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
             if dynamo() or flags._is_compiling_flag:
                 return
-            handlers = local.route.on_step_pre
+            handlers = local.state.route.on_step_pre
             if not handlers:
                 return
             if last_real[0]() is not opt:  # the optimizer's parameters are read once
@@ -208,7 +216,7 @@ class _Dispatcher:
         def step_post(opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
             if dynamo() or flags._is_compiling_flag:
                 return
-            route = local.route
+            route = local.state.route
             if not route.clocks:
                 return
             if last_real[0]() is not opt:
@@ -275,7 +283,7 @@ class _Dispatcher:
     def _wrap_call(self, original: Callable[..., Any]) -> Callable[..., Any]:
         d_local, d_grad_enabled = self._local, torch.is_grad_enabled
         d_dynamo, d_compiler, d_observed = _is_dynamo_compiling, _compiler_flags, self._observed
-        d_log = _log_call
+        d_log, d_root_without_grad = _log_call, self._root_without_grad
         # torch's own Module.__call__ (the function itself, whatever a subclass defines) only
         # picks the compiled or the plain implementation: done here, one Python frame less on
         # every module call, unless someone else patched Module.__call__ before us.
@@ -289,8 +297,8 @@ class _Dispatcher:
             __tracebackhide__ = True  # the user's error is in forward(), not here
             if d_dynamo() or d_compiler._is_compiling_flag:
                 return original(module, *args, **kwargs)
-            stack = d_local.stack
-            route = d_local.route
+            state = d_local.state
+            stack, route = state.stack, state.route
             if stack:
                 if not route.inner or not d_grad_enabled():
                     stack.append(module)
@@ -317,6 +325,8 @@ class _Dispatcher:
                 if d_inline and module._compiled_call_impl is None:
                     return module._call_impl(*args, **kwargs)
                 return original(module, *args, **kwargs)
+            elif not d_grad_enabled():
+                return d_root_without_grad(original, d_inline, route, stack, module, args, kwargs)
             return d_observed(original, d_inline, route, stack, module, args, kwargs)
 
         return __call__
@@ -331,18 +341,12 @@ class _Dispatcher:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> Any:
-        """A module call that some check follows: an outermost one, or one with gradients."""
+        """A module call with gradients that some check follows: an outermost one, or one
+        inside another's forward that a check wants (``on_module_forward``)."""
         __tracebackhide__ = True
         root = not stack
-        grad = _grad_enabled()
-        if grad:
-            post = route.on_module_forward  # the calls that can lead to a backward
-            root_pre, root_post = route.on_root_forward_pre, route.on_root_forward
-        else:
-            post = ()
-            root_pre, root_post = route.no_grad_root_pre, route.no_grad_root
         if root:
-            for handler in root_pre:
+            for handler in route.on_root_forward_pre:
                 try:
                     handler(module, args)
                 except Exception as exc:  # a check must never break the user's run
@@ -357,23 +361,56 @@ class _Dispatcher:
         finally:
             stack.pop()
             if route.calls:
-                if grad:
-                    _log_call(route.calls, module, args, output)
-                elif root:  # logged as a whole forward, once for a run of them
-                    for log in route.calls:
-                        if not log or not log[-1][4] or log[-1][0]() is not module:
-                            log.append((_ref(module), None, None, False, True))
-            for handler in post:
+                _log_call(route.calls, module, args, output)
+            for handler in route.on_module_forward:
                 try:
                     handler(module, args, output)
                 except Exception as exc:  # a check must never break the user's run
                     self._failed(handler, "on_module_forward", exc, (module, args, output))
             if root:
-                for handler in root_post:
+                for handler in route.on_root_forward:
                     try:
                         handler(module, args, output)
                     except Exception as exc:  # a check must never break the user's run
                         self._failed(handler, "on_root_forward", exc, (module, args, output))
+        return output
+
+    def _root_without_grad(
+        self,
+        original: Callable[..., Any],
+        inline: bool,
+        route: Route,
+        stack: list[nn.Module],
+        module: nn.Module,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        """An outermost call with gradients off (an evaluation, an action chosen): only the
+        checks that follow such calls see it (``roots_without_grad``), and the call logs
+        note it once, as a whole forward, however many come in a row."""
+        __tracebackhide__ = True
+        for handler in route.no_grad_root_pre:
+            try:
+                handler(module, args)
+            except Exception as exc:  # a check must never break the user's run
+                self._failed(handler, "on_root_forward_pre", exc, (module, args))
+        stack.append(module)
+        output = None
+        try:
+            if inline and module._compiled_call_impl is None:
+                output = module._call_impl(*args, **kwargs)
+            else:
+                output = original(module, *args, **kwargs)
+        finally:
+            stack.pop()
+            for log in route.calls:
+                if not log or not log[-1][4] or log[-1][0]() is not module:
+                    log.append((_ref(module), None, None, False, True))
+            for handler in route.no_grad_root:
+                try:
+                    handler(module, args, output)
+                except Exception as exc:  # a check must never break the user's run
+                    self._failed(handler, "on_root_forward", exc, (module, args, output))
         return output
 
     def _wrap_backward(self, original: Callable[..., Any]) -> Callable[..., Any]:
@@ -383,7 +420,7 @@ class _Dispatcher:
         d_self, d_tensor = self, torch.Tensor
 
         def backward(tensors: Any, *args: Any, **kwargs: Any) -> Any:
-            route = d_local.route
+            route = d_local.state.route
             handlers = route.on_backward
             if not (handlers or route.clocks) or d_dynamo() or d_flags._is_compiling_flag:
                 return original(tensors, *args, **kwargs)
@@ -433,20 +470,21 @@ class _Dispatcher:
         dunreal_arg = unreal_arg
 
         def loss(input: Any, target: Any = None, *args: Any, **kwargs: Any) -> Any:
-            handlers = d_local.route.on_loss
+            state = d_local.state
+            handlers = state.route.on_loss
             if not handlers or d_dynamo() or d_flags._is_compiling_flag:
                 if target is None and not args:
                     return original(input, **kwargs)
                 return original(input, target, *args, **kwargs)
-            if d_local.fn_depth == 0 and not (dunreal_arg(input) or dunreal_arg(target)):
+            if state.fn_depth == 0 and not (dunreal_arg(input) or dunreal_arg(target)):
                 d_emit(handlers, "on_loss", d_name, input, target, kwargs)
-            d_local.fn_depth += 1
+            state.fn_depth += 1
             try:
                 if target is None and not args:
                     return original(input, **kwargs)
                 return original(input, target, *args, **kwargs)
             finally:
-                d_local.fn_depth -= 1
+                state.fn_depth -= 1
 
         return loss
 
@@ -457,14 +495,15 @@ class _Dispatcher:
         d_dynamo, d_flags = _is_dynamo_compiling, _compiler_flags
 
         def dropout(input: Any, *args: Any, **kwargs: Any) -> Any:
-            handlers = d_local.route.on_dropout
-            if not handlers or d_local.fn_depth or d_dynamo() or d_flags._is_compiling_flag:
+            state = d_local.state
+            handlers = state.route.on_dropout
+            if not handlers or state.fn_depth or d_dynamo() or d_flags._is_compiling_flag:
                 return original(input, *args, **kwargs)
-            d_local.fn_depth += 1
+            state.fn_depth += 1
             try:
                 output = original(input, *args, **kwargs)
             finally:
-                d_local.fn_depth -= 1
+                state.fn_depth -= 1
             p = args[0] if args else kwargs.get("p", p_default)
             training = args[1] if len(args) > 1 else kwargs.get("training", training_default)
             d_emit(handlers, "on_dropout", d_name, input, p, training, output)
@@ -486,18 +525,19 @@ class _Dispatcher:
             momentum: Any = 0.1,
             eps: float = 1e-5,
         ) -> Any:
-            handlers = d_local.route.on_batch_norm
-            if not handlers or d_local.fn_depth or d_dynamo() or d_flags._is_compiling_flag:
+            state = d_local.state
+            handlers = state.route.on_batch_norm
+            if not handlers or state.fn_depth or d_dynamo() or d_flags._is_compiling_flag:
                 return original(
                     input, running_mean, running_var, weight, bias, training, momentum, eps
                 )
-            d_local.fn_depth += 1
+            state.fn_depth += 1
             try:
                 output = original(
                     input, running_mean, running_var, weight, bias, training, momentum, eps
                 )
             finally:
-                d_local.fn_depth -= 1
+                state.fn_depth -= 1
             d_emit(handlers, "on_batch_norm", input, running_mean, training, momentum, output)
             return output
 
@@ -509,7 +549,7 @@ class _Dispatcher:
         def state_dict(module: nn.Module, *args: Any, **kwargs: Any) -> Any:
             result = original(module, *args, **kwargs)
             # Only the outermost call: state_dict() recurses through submodules.
-            handlers = d_local.route.on_state_dict
+            handlers = d_local.state.route.on_state_dict
             if handlers and not args and not kwargs.get("prefix"):
                 d_emit(handlers, "on_state_dict", module, result)
             return result
@@ -520,7 +560,7 @@ class _Dispatcher:
         d_local, d_emit = self._local, self._emit
 
         def load_state_dict(module: nn.Module, state_dict: Any, *args: Any, **kwargs: Any) -> Any:
-            handlers = d_local.route.on_load_state_dict
+            handlers = d_local.state.route.on_load_state_dict
             if handlers:
                 d_emit(handlers, "on_load_state_dict", module, state_dict)
             return original(module, state_dict, *args, **kwargs)
@@ -531,7 +571,7 @@ class _Dispatcher:
         d_local, d_emit = self._local, self._emit
 
         def save(obj: Any, *args: Any, **kwargs: Any) -> Any:
-            handlers = d_local.route.on_save
+            handlers = d_local.state.route.on_save
             if handlers:
                 d_emit(handlers, "on_save", obj)
             return original(obj, *args, **kwargs)
@@ -544,7 +584,7 @@ class _Dispatcher:
         d_key = "max_norm" if name == "clip_grad_norm_" else "clip_value"
 
         def clip(parameters: Any, *args: Any, **kwargs: Any) -> Any:
-            handlers = d_local.route.on_clip
+            handlers = d_local.state.route.on_clip
             if not handlers or d_dynamo() or d_flags._is_compiling_flag:
                 return original(parameters, *args, **kwargs)
             # A generator is read once: the same list goes to the check and to the original.
@@ -560,7 +600,7 @@ class _Dispatcher:
         d_local, d_emit = self._local, self._emit
 
         def scale(scaler: Any, outputs: Any) -> Any:
-            handlers = d_local.route.on_grad_scale
+            handlers = d_local.state.route.on_grad_scale
             if handlers:
                 d_emit(handlers, "on_grad_scale", scaler)
             return original(scaler, outputs)
@@ -571,7 +611,7 @@ class _Dispatcher:
         d_local, d_emit = self._local, self._emit
 
         def unscale_(scaler: Any, optimizer: Any) -> Any:
-            handlers = d_local.route.on_unscale
+            handlers = d_local.state.route.on_unscale
             if handlers:
                 d_emit(handlers, "on_unscale", scaler, optimizer)
             return original(scaler, optimizer)
@@ -582,7 +622,7 @@ class _Dispatcher:
         d_local, d_emit = self._local, self._emit
 
         def __iter__(loader: Any) -> Any:
-            handlers = d_local.route.on_loader_iter
+            handlers = d_local.state.route.on_loader_iter
             if handlers:
                 d_emit(handlers, "on_loader_iter", loader)
             return original(loader)
@@ -593,20 +633,21 @@ class _Dispatcher:
         d_local, d_emit = self._local, self._emit
 
         def step(scheduler: Any, *args: Any, **kwargs: Any) -> Any:
-            route = d_local.route
+            state = d_local.state
+            route = state.route
             if not route.on_scheduler_step_pre and not route.on_scheduler_step_post:
                 return original(scheduler, *args, **kwargs)
             # Skip the step a scheduler makes while it is built, and the inner steps of
             # SequentialLR / ChainedScheduler: the user called neither.
             initial = getattr(scheduler, "_is_initial", getattr(scheduler, "_step_count", 1) == 0)
-            outer = d_local.sched_depth == 0 and not initial
-            d_local.sched_depth += 1
+            outer = state.sched_depth == 0 and not initial
+            state.sched_depth += 1
             try:
                 if outer:
                     d_emit(route.on_scheduler_step_pre, "on_scheduler_step_pre", scheduler)
                 result = original(scheduler, *args, **kwargs)
             finally:
-                d_local.sched_depth -= 1
+                state.sched_depth -= 1
             if outer:
                 d_emit(route.on_scheduler_step_post, "on_scheduler_step_post", scheduler)
             return result

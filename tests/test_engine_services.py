@@ -173,6 +173,35 @@ class _TrainingRoots(_Roots):
     roots_without_grad = False
 
 
+class _FailsWithoutGrad(Check):
+    family = "test-fails-without-grad"
+    seen: ClassVar[list[str]] = []
+
+    def on_root_forward_pre(self, module, args):
+        self.seen.append("pre")
+
+    def on_root_forward(self, module, args, output):
+        self.seen.append("post")
+        if not torch.is_grad_enabled():
+            raise ZeroDivisionError("boom")
+
+
+def test_a_forward_without_gradients_reaches_both_root_handlers_and_a_failure_there_is_contained():
+    _FailsWithoutGrad.seen = []
+    model = nn.Linear(2, 1)
+    x = torch.randn(4, 2)
+    expected = model(x).detach()
+    with diagnostics.watch(checks=[_FailsWithoutGrad]) as report:
+        model(x)
+        with torch.no_grad():
+            out = model(x)  # the check fails here: switched off, the forward's result kept
+            model(x)
+    assert torch.equal(out, expected)
+    assert _FailsWithoutGrad.seen == ["pre", "post", "pre", "post"]
+    assert len(report.internal_warnings) == 1
+    assert "on_root_forward" in report.internal_warnings[0]
+
+
 def test_a_check_about_training_alone_is_not_sent_forwards_without_gradients():
     model = nn.Linear(2, 1)
     x = torch.randn(4, 2)
