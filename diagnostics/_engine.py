@@ -283,7 +283,7 @@ class _Dispatcher:
     def _wrap_call(self, original: Callable[..., Any]) -> Callable[..., Any]:
         d_local, d_grad_enabled = self._local, torch.is_grad_enabled
         d_dynamo, d_compiler, d_observed = _is_dynamo_compiling, _compiler_flags, self._observed
-        d_log, d_root_without_grad = _log_call, self._root_without_grad
+        d_log = _log_call
         # torch's own Module.__call__ (the function itself, whatever a subclass defines) only
         # picks the compiled or the plain implementation: done here, one Python frame less on
         # every module call, unless someone else patched Module.__call__ before us.
@@ -321,13 +321,14 @@ class _Dispatcher:
                         stack.pop()
                     d_log(route.calls, module, args, output)
                     return output
+                grad = True  # a call with gradients that a check follows
             elif not route.outer:
                 if d_inline and module._compiled_call_impl is None:
                     return module._call_impl(*args, **kwargs)
                 return original(module, *args, **kwargs)
-            elif not d_grad_enabled():
-                return d_root_without_grad(original, d_inline, route, stack, module, args, kwargs)
-            return d_observed(original, d_inline, route, stack, module, args, kwargs)
+            else:  # an outermost call, with gradients or not
+                grad = d_grad_enabled()
+            return d_observed(original, d_inline, route, stack, module, args, kwargs, grad)
 
         return __call__
 
@@ -340,13 +341,19 @@ class _Dispatcher:
         module: nn.Module,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
+        grad: bool,
     ) -> Any:
-        """A module call with gradients that some check follows: an outermost one, or one
-        inside another's forward that a check wants (``on_module_forward``)."""
+        """A module call that some check follows: an outermost one (with gradients or not,
+        as ``grad`` says), or one with gradients inside another's forward that a check wants
+        (``on_module_forward``)."""
         __tracebackhide__ = True
         root = not stack
+        if grad:
+            root_pre, root_post = route.on_root_forward_pre, route.on_root_forward
+        else:  # an evaluation, an action chosen: only the checks that follow such calls
+            root_pre, root_post = route.no_grad_root_pre, route.no_grad_root
         if root:
-            for handler in route.on_root_forward_pre:
+            for handler in root_pre:
                 try:
                     handler(module, args)
                 except Exception as exc:  # a check must never break the user's run
@@ -360,57 +367,24 @@ class _Dispatcher:
                 output = original(module, *args, **kwargs)
         finally:
             stack.pop()
-            if route.calls:
-                _log_call(route.calls, module, args, output)
-            for handler in route.on_module_forward:
-                try:
-                    handler(module, args, output)
-                except Exception as exc:  # a check must never break the user's run
-                    self._failed(handler, "on_module_forward", exc, (module, args, output))
+            if grad:
+                if route.calls:
+                    _log_call(route.calls, module, args, output)
+                for handler in route.on_module_forward:
+                    try:
+                        handler(module, args, output)
+                    except Exception as exc:  # a check must never break the user's run
+                        self._failed(handler, "on_module_forward", exc, (module, args, output))
+            else:  # logged as a whole forward, once for a run of them
+                for log in route.calls:
+                    if not log or not log[-1][4] or log[-1][0]() is not module:
+                        log.append((_ref(module), None, None, False, True))
             if root:
-                for handler in route.on_root_forward:
+                for handler in root_post:
                     try:
                         handler(module, args, output)
                     except Exception as exc:  # a check must never break the user's run
                         self._failed(handler, "on_root_forward", exc, (module, args, output))
-        return output
-
-    def _root_without_grad(
-        self,
-        original: Callable[..., Any],
-        inline: bool,
-        route: Route,
-        stack: list[nn.Module],
-        module: nn.Module,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-    ) -> Any:
-        """An outermost call with gradients off (an evaluation, an action chosen): only the
-        checks that follow such calls see it (``roots_without_grad``), and the call logs
-        note it once, as a whole forward, however many come in a row."""
-        __tracebackhide__ = True
-        for handler in route.no_grad_root_pre:
-            try:
-                handler(module, args)
-            except Exception as exc:  # a check must never break the user's run
-                self._failed(handler, "on_root_forward_pre", exc, (module, args))
-        stack.append(module)
-        output = None
-        try:
-            if inline and module._compiled_call_impl is None:
-                output = module._call_impl(*args, **kwargs)
-            else:
-                output = original(module, *args, **kwargs)
-        finally:
-            stack.pop()
-            for log in route.calls:
-                if not log or not log[-1][4] or log[-1][0]() is not module:
-                    log.append((_ref(module), None, None, False, True))
-            for handler in route.no_grad_root:
-                try:
-                    handler(module, args, output)
-                except Exception as exc:  # a check must never break the user's run
-                    self._failed(handler, "on_root_forward", exc, (module, args, output))
         return output
 
     def _wrap_backward(self, original: Callable[..., Any]) -> Callable[..., Any]:
