@@ -9,6 +9,7 @@ adversarial inputs, BatchNorm recalibration, ...) must stay silent.
 from __future__ import annotations
 
 import copy
+import warnings
 from functools import partial
 
 import pytest
@@ -485,6 +486,20 @@ def test_an_lstm_inference_without_no_grad_is_reported():
     assert scores.shape == (2, 3)
     finding = only_finding(report, "eval-without-no-grad")
     assert finding.location.line == line_of("lstm-inference")
+
+
+def test_an_evaluation_through_functional_call_without_no_grad_is_reported():
+    # torch calls the model here, but on the user's behalf: it is the user's evaluation.
+    torch.manual_seed(0)
+    model = SmallCNN().eval()
+    x = image_batches(1)[0][0]
+    with diagnostics.watch() as report:
+        params = dict(model.named_parameters())
+        out = torch.func.functional_call(model, params, (x,))  # functional-eval
+
+    assert out.shape[0] == len(x)
+    finding = only_finding(report, "eval-without-no-grad")
+    assert finding.location.line == line_of("functional-eval")
 
 
 # == correct patterns stay silent =================================================================
@@ -1012,3 +1027,53 @@ def test_switching_back_to_training_mode_under_no_grad_after_an_eval_pass_is_sil
             samples = torch.stack([model(x) for _ in range(8)])
     assert samples.shape[1:] == point.shape
     assert report.findings == []
+
+
+def test_a_trace_of_a_model_in_eval_mode_is_silent():
+    # torch.jit.trace runs the forward with gradients on to record it: an export, not an
+    # evaluation that wastes a graph.
+    torch.manual_seed(0)
+    model, data = SmallCNN(), image_batches()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    with diagnostics.watch() as report:
+        train_epoch(model, optimizer, data)
+        model.eval()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # newer torch deprecates tracing
+            traced = torch.jit.trace(model, data[0][0])
+    assert traced(data[0][0]).shape == model(data[0][0]).shape
+    assert not report.codes()
+
+
+def _quantization_engine() -> str | None:
+    engines = torch.backends.quantized.supported_engines
+    return next((e for e in ("fbgemm", "qnnpack", "x86") if e in engines), None)
+
+
+@pytest.mark.skipif(_quantization_engine() is None, reason="no quantized engine in this build")
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")  # torch.ao
+def test_quantization_aware_training_then_convert_is_silent():
+    # convert() runs each weight's fake-quantize observer with gradients on, itself.
+    import torch.ao.quantization as tq
+
+    engine = _quantization_engine()
+    torch.backends.quantized.engine = engine
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        tq.QuantStub(), nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2), tq.DeQuantStub()
+    )
+    model.qconfig = tq.get_default_qat_qconfig(engine)
+    x, y = torch.randn(64, 8), torch.randint(0, 2, (64,))
+    with diagnostics.watch() as report:
+        model.train()
+        tq.prepare_qat(model, inplace=True)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+        for _ in range(5):
+            optimizer.zero_grad()
+            F.cross_entropy(model(x), y).backward()
+            optimizer.step()
+        model.eval()
+        quantized = tq.convert(copy.deepcopy(model), inplace=False)
+        with torch.no_grad():
+            quantized(x)
+    assert not report.codes()

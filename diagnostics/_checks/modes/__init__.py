@@ -59,6 +59,7 @@ from .forwards import (
     called_by_checkpoint,
     grad_fns,
     is_direct_call,
+    run_by_torch,
     site_location,
     user_frames,
 )
@@ -211,6 +212,8 @@ class ModeChecks(Check):
         caller = sys._getframe(3)  # 0: here, 1 and 2: the engine's Module.__call__, 3: caller
         if plain and self._known_training_call(output, caller):
             return
+        if run_by_torch(caller):
+            return  # a trace, an export, a quantization step: not the user's forward
         self._root_done(module, output, layers, recalibrating, info, caller)
 
     def _known_training_call(self, output: Any, caller: Any) -> bool:

@@ -24,6 +24,12 @@ CUSTOM_REFRESH = 64  # root forwards between two searches of a model for custom 
 _HERE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _MODULE_CALL = os.path.join("torch", "nn", "modules", "module.py")
 _CHECKPOINT = os.path.join("torch", "utils", "checkpoint.py")
+# torch's own machinery that runs a model's forward for its own ends: tracing and export,
+# quantization (prepare, convert and its observers), FX.
+_TORCH_MACHINERY = tuple(
+    os.path.join(os.path.dirname(torch.__file__), folder) + os.sep
+    for folder in ("ao", "quantization", "jit", "onnx", "fx", "export")
+)
 
 
 class RootLayers:
@@ -96,6 +102,13 @@ def called_by_checkpoint() -> bool:
             return name.endswith(_CHECKPOINT)
         frame = frame.f_back
     return False
+
+
+def run_by_torch(caller: Any) -> bool:
+    """Did torch itself run this root forward (``caller`` is the frame that called it) for a
+    trace, an export or a quantization step (``convert`` runs each weight's observer), rather
+    than the user's code training or evaluating the model?"""
+    return caller.f_code.co_filename.startswith(_TORCH_MACHINERY) or torch.jit.is_tracing()
 
 
 def is_direct_call(site: Site) -> bool:
