@@ -407,6 +407,46 @@ def test_a_fully_frozen_model_is_named_as_the_cause():
     assert "requires_grad_(True)" in finding.fix
 
 
+class _Critic(nn.Sequential):
+    def __init__(self) -> None:
+        super().__init__(nn.Linear(2, 16), nn.LeakyReLU(0.2), nn.Linear(16, 1))
+
+
+def test_a_discriminator_frozen_for_the_generator_and_never_unfrozen_is_named():
+    # The generator still trains, but the loss that fails was made by the discriminator alone
+    # since the last backward(): it is frozen, and nothing was detached by mistake.
+    torch.manual_seed(0)
+    G, D = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 2)), _Critic()
+    opt_G = torch.optim.Adam(G.parameters(), lr=1e-3)
+    opt_D = torch.optim.Adam(D.parameters(), lr=1e-3)
+    real, z = torch.randn(32, 2), torch.randn(32, 4)
+    with pytest.raises(RuntimeError), diagnostics.watch() as report:
+        fake = G(z)
+        D.requires_grad_(False)  # for the generator's step
+        opt_G.zero_grad()
+        F.binary_cross_entropy_with_logits(D(fake), torch.ones(32, 1)).backward()
+        opt_G.step()
+        opt_D.zero_grad()  # D is never unfrozen for its own step
+        loss_real = F.binary_cross_entropy_with_logits(D(real), torch.ones(32, 1))
+        loss_fake = F.binary_cross_entropy_with_logits(D(fake.detach()), torch.zeros(32, 1))
+        (loss_real + loss_fake).backward()
+    finding = single(report, "no-grad-training")
+    assert "requires_grad=False (_Critic)" in finding.message
+    assert "requires_grad_(True)" in finding.fix
+
+
+def test_a_detached_student_is_named_although_a_frozen_teacher_ran_after_it():
+    torch.manual_seed(0)
+    student = fixtures.MLP(8, 1, hidden=(16,))
+    teacher = fixtures.MLP(8, 1, hidden=(32,)).requires_grad_(False)
+    x, _ = next(iter(regression_loader()))
+    with pytest.raises(RuntimeError), diagnostics.watch() as report:
+        prediction = student(x).detach()  # the mistake
+        target = teacher(x)
+        F.mse_loss(prediction, target).backward()
+    assert "cut off from it" in single(report, "no-grad-training").message
+
+
 def test_inference_mode_is_named_as_the_cause():
     model = fixtures.MLP(8, 1, hidden=(16,))
     x, y = next(iter(regression_loader()))

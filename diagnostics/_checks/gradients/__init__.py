@@ -74,6 +74,8 @@ class GradientChecks(
         self._last_graph = None
         if graphs:
             self._collect_leaves(graphs)
+        forwards = self._forwards  # where the forwards of the next loss begin
+        self._last_before_backward = forwards[-1] if forwards else None
 
     def _hand_update_before_backward(self) -> None:
         interval = self._hand.at_backward()

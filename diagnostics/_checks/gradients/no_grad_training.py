@@ -110,11 +110,19 @@ class NoGradTraining(GradientState):
         # The modules that ran last, with parameters: did their outputs record a graph? Each
         # module's latest call decides; a forward under no_grad is noted as its whole model,
         # whose own parameters are all of the model's, and it is the latest call of each of
-        # its layers.
+        # its layers. Those since the previous backward() made this loss: when every one of
+        # them is frozen, that is the cause, whatever trained before (a GAN's discriminator
+        # frozen for the generator's step and never unfrozen for its own).
         recent: list[tuple[nn.Module, bool, bool]] = []
         callers: list[nn.Module] = []
+        fresh_recent: list[tuple[nn.Module, bool, bool]] = []
+        fresh_callers: list[nn.Module] = []
+        fresh = True
         seen: set[int] = set()
-        for module_ref, _, _, recorded, whole in reversed(self._forwards):
+        for record in reversed(self._forwards):
+            if record is self._last_before_backward:
+                fresh = False
+            module_ref, _, _, recorded, whole = record
             module = module_ref()
             if module is None or id(module) in seen:
                 continue
@@ -123,13 +131,20 @@ class NoGradTraining(GradientState):
             else:
                 seen.add(id(module))
             callers.append(module)
+            if fresh:
+                fresh_callers.append(module)
             if module._parameters or (whole and next(module.parameters(), None) is not None):
                 recent.append((module, recorded, whole))
+                if fresh:
+                    fresh_recent.append((module, recorded, whole))
                 if len(recent) >= 64:
                     break
         if not recent:
             return "unknown", ""
-        if not any(p.requires_grad for m, _, whole in recent for p in m.parameters(recurse=whole)):
-            return "frozen", type(outermost(callers)).__name__
+        for window, models in ((fresh_recent, fresh_callers), (recent, callers)):
+            if window and not any(
+                p.requires_grad for m, _, whole in window for p in m.parameters(recurse=whole)
+            ):
+                return "frozen", type(outermost(models)).__name__
         trainable = [rec for m, rec, _ in recent if any(p.requires_grad for p in m.parameters())]
         return ("detached" if any(trainable) else "no_grad_forward"), ""

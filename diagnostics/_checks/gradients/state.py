@@ -55,6 +55,7 @@ class GradientState(Check):
         self._reported_once: set[str] = set()  # judgements made once per watch
         # The module calls the engine logs for the watch (logs_module_calls), newest last.
         self._forwards: collections.deque[CallRecord] = watch.module_calls
+        self._last_before_backward: CallRecord | None = None  # the latest call at a backward
         self._losses: collections.deque[float] = collections.deque(maxlen=LOSS_MEMORY)
         self._backwards = 0
         self._steps = 0  # optimizer steps of every optimizer together
