@@ -477,6 +477,19 @@ def test_an_evaluator_class_without_no_grad_is_reported_once_with_a_count():
     assert finding.location.function == "accuracy"
 
 
+def test_an_ensemble_evaluated_without_no_grad_is_one_finding_with_a_count():
+    torch.manual_seed(0)
+    members = [SmallCNN().eval() for _ in range(4)]
+    x = image_batches(1)[0][0]
+    with diagnostics.watch() as report:
+        scores = torch.stack([m(x).softmax(1) for m in members]).mean(0)  # ensemble-eval
+
+    assert scores.shape == (len(x), 3)
+    finding = only_finding(report, "eval-without-no-grad")
+    assert finding.count == len(members)
+    assert finding.location.line == line_of("ensemble-eval")
+
+
 def test_an_lstm_inference_without_no_grad_is_reported():
     torch.manual_seed(0)
     model = LSTMClassifier().eval()

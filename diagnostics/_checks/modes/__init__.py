@@ -630,9 +630,10 @@ class ModeChecks(Check):
         )
 
     def _report_eval_without_no_grad(self, root: nn.Module, record: _Record) -> None:
-        key = ("eval-without-no-grad", id(root), record.frames[0])
+        # Models of one class evaluated at one line (an ensemble's members) make one finding.
+        name = _model_name(root)
+        key = ("eval-without-no-grad", name, record.frames[0])
         if key not in self._reported:
-            name = _model_name(root)
             mode = "training" if record.training else "eval"
             message = (
                 f"{name} ran in {mode} mode with gradients enabled: autograd recorded a graph "
