@@ -28,6 +28,7 @@ from torch.utils.data import DataLoader as _DataLoader
 
 from ._checks._base import CallRecord, Check, unreal
 from ._patching import (
+    in_transform,
     involves_unreal,
     scheduler_classes,
     scriptable,
@@ -441,7 +442,7 @@ class _Dispatcher:
     def _wrap_loss(self, name: str, original: Callable[..., Any]) -> Callable[..., Any]:
         d_local, d_emit, d_name = self._local, self._emit, name
         d_dynamo, d_flags = _is_dynamo_compiling, _compiler_flags
-        dunreal_arg = unreal_arg
+        dunreal_arg, d_in_transform = unreal_arg, in_transform
 
         def loss(input: Any, target: Any = None, *args: Any, **kwargs: Any) -> Any:
             state = d_local.state
@@ -450,7 +451,10 @@ class _Dispatcher:
                 if target is None and not args:
                     return original(input, **kwargs)
                 return original(input, target, *args, **kwargs)
-            if state.fn_depth == 0 and not (dunreal_arg(input) or dunreal_arg(target)):
+            # A loss of meta or fake tensors, or one inside a torch.func transform (a per-sample
+            # loss under vmap), has no values to check.
+            unreal_loss = dunreal_arg(input) or dunreal_arg(target) or d_in_transform()
+            if state.fn_depth == 0 and not unreal_loss:
                 d_emit(handlers, "on_loss", d_name, input, target, kwargs)
             state.fn_depth += 1
             try:

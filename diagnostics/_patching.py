@@ -23,6 +23,16 @@ from torch.optim import lr_scheduler as _sched_mod
 from ._checks._base import unreal
 
 _Tensor, _Parameter = torch.Tensor, nn.Parameter
+# The innermost torch.func transform running (vmap, grad, jacrev...), or None: inside one,
+# tensors are wrappers whose values cannot be read (tolist() and item() raise).
+_transform: Callable[[], Any] = getattr(
+    getattr(torch._C, "_functorch", None), "peek_interpreter_stack", lambda: None
+)
+
+
+def in_transform() -> bool:
+    """Is a torch.func transform (vmap, grad, ...) running?"""
+    return _transform() is not None
 _is_compiling = torch.compiler.is_compiling
 
 
@@ -109,7 +119,10 @@ def _global_names(code: types.CodeType) -> frozenset[str]:
 
 
 def involves_unreal(args: Any, depth: int = 0) -> bool:
-    """Do the event's arguments hold meta or fake tensors (checked a few levels deep)?"""
+    """Do the event's arguments hold meta or fake tensors (checked a few levels deep), or
+    tensors that a torch.func transform wraps?"""
+    if depth == 0 and in_transform():
+        return True
     for arg in args:
         if isinstance(arg, torch.Tensor):
             found = unreal(arg)

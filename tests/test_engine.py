@@ -304,6 +304,28 @@ def test_fake_tensors_never_make_a_check_fail():
     assert report.internal_warnings == []
 
 
+def test_per_sample_losses_under_torch_func_never_make_a_check_fail():
+    # DP-SGD: per-sample gradients with vmap(grad(...)); the loss inside sees wrapped tensors
+    # whose values cannot be read, so the loss checks leave it alone and stay on.
+    from torch.func import functional_call, grad, vmap
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    params = {k: v.detach() for k, v in model.named_parameters()}
+
+    def sample_loss(p, x, y):
+        logits = functional_call(model, p, (x.unsqueeze(0),))
+        return F.cross_entropy(logits, y.unsqueeze(0))
+
+    x, y = torch.randn(16, 4), torch.randint(0, 3, (16,))
+    with diagnostics.watch() as report:
+        grads = vmap(grad(sample_loss), in_dims=(None, 0, 0))(params, x, y)
+        F.cross_entropy(model(x).softmax(1), y).backward()  # the loss checks still work
+    assert grads["0.weight"].shape == (16, 8, 4)
+    assert report.internal_warnings == []
+    assert "softmax-before-cross-entropy" in report.codes()
+
+
 # -- patches: only the engine's own are undone ---------------------------------------------------
 
 
