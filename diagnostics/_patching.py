@@ -33,6 +33,8 @@ _transform: Callable[[], Any] = getattr(
 def in_transform() -> bool:
     """Is a torch.func transform (vmap, grad, ...) running?"""
     return _transform() is not None
+
+
 _is_compiling = torch.compiler.is_compiling
 
 

@@ -1091,3 +1091,55 @@ def test_parameters_updated_by_hand_every_step_are_not_reported_even_after_a_res
                     p -= 0.05 * p.grad
         model.load_state_dict(best)
     assert report.findings == []
+
+
+# -- orphans of a model made inside a function, or of a second phase ---------------------------
+def _train(model: nn.Module, optimizer: torch.optim.Optimizer, epochs: int = 2) -> None:
+    for _ in range(epochs):
+        for x, y in regression_loader():
+            optimizer.zero_grad()
+            F.mse_loss(model(x), y).backward()
+            optimizer.step()
+
+
+def test_orphans_of_a_model_made_and_dropped_inside_main_are_still_reported():
+    def main() -> None:  # the usual layout: the model is gone when the watch ends
+        torch.manual_seed(0)
+        model = fixtures.MLP(8, 1, hidden=(16,))
+        optimizer = torch.optim.SGD(list(model.parameters())[:-2], lr=0.05)  # head left out
+        _train(model, optimizer)
+
+    with diagnostics.watch() as report:
+        main()
+    finding = single(report, "params-not-updating")
+    assert finding.message.startswith("2 parameter tensors receive gradients")
+    assert "2.weight (1, 16)" in finding.message
+    assert dict(finding.evidence)["optimizers"].startswith("SGD")
+
+
+def test_a_second_phase_that_leaves_the_trainable_body_out_of_its_optimizer_is_reported():
+    torch.manual_seed(0)
+    model = fixtures.MLP(8, 1, hidden=(16, 16))
+    with diagnostics.watch() as report:
+        _train(model, torch.optim.Adam(model.parameters(), lr=1e-2))  # pretraining, whole
+        head = list(model.parameters())[-2:]
+        _train(model, torch.optim.SGD(head, lr=0.05))  # fine-tuning: the body still gets grads
+    finding = single(report, "params-not-updating")
+    assert finding.message.startswith("4 parameter tensors receive gradients")
+    assert "0.weight (16, 8)" in finding.message
+
+
+@pytest.mark.parametrize("body", ["frozen", "replaced head"])
+def test_a_second_phase_over_a_frozen_body_or_a_new_head_is_silent(body):
+    torch.manual_seed(0)
+    model = fixtures.MLP(8, 1, hidden=(16, 16))
+    with diagnostics.watch() as report:
+        _train(model, torch.optim.Adam(model.parameters(), lr=1e-2))
+        if body == "frozen":
+            for layer in list(model)[:-1]:
+                layer.requires_grad_(False)
+            _train(model, torch.optim.SGD(model[-1].parameters(), lr=0.05))
+        else:  # the old head stays trainable but no longer runs
+            new = nn.Sequential(*list(model)[:-1], nn.Linear(16, 1))
+            _train(new, torch.optim.SGD(new.parameters(), lr=0.05))
+    assert not report.codes(), report.codes()

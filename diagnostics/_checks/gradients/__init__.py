@@ -59,7 +59,8 @@ class GradientChecks(
         self._backwards += 1
         self._tracker.backwards += 1
         n = self._backwards
-        walk = n <= _WALK_FIRST or not n & (n - 1)
+        walk = n <= _WALK_FIRST or not n & (n - 1) or self._walk_next
+        self._walk_next = False
         graphs = []
         for t in tensors:
             if not isinstance(t, torch.Tensor):
@@ -92,6 +93,8 @@ class GradientChecks(
             self._hand.close()  # an optimizer steps: judged at its steps from now on
         tracker = self._tracker
         state = tracker.optimizer(optimizer)
+        if state.steps == 0 and self._steps:
+            self._forget_decided_leaves()  # a new optimizer: judge what it leaves out again
         if self._lr_unknown:
             self._complete_learning_rate(state)
         if state.steps == 0 and state.serial not in self._first_norm:
@@ -144,7 +147,7 @@ class GradientChecks(
 
     def finish(self) -> None:
         if self._suspects and not self._orphans_reported:
-            orphans = self._orphans(self._suspects, versions=False)
+            orphans = self._final_orphans()
             if orphans:
                 self._report_orphans(orphans)
         self._leaves.clear()

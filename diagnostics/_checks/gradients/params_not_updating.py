@@ -13,7 +13,7 @@ from .._base import unreal
 from .._hand_updates import value_checksum
 from .._params import OptimizerState
 from .common import describe, graph_parameters, outermost, owning_modules
-from .state import GradientState, Leaf
+from .state import GradientState, Leaf, join_labels
 
 NEVER_AFTER = 3  # steps without any gradient before an optimizer is called idle
 _ORPHAN_AFTER = 3  # optimizer steps a parameter must stay unchanged to be called orphaned
@@ -47,8 +47,8 @@ NO_BACKWARD_FIX = "Call loss.backward() before each optimizer.step()."
 
 ORPHANS = (
     "{count} parameter tensors receive gradients from backward() but are in no optimizer "
-    "({names}), and nothing else changes them: they keep their initial values while the rest "
-    "of the model trains.{hidden}"
+    "({names}), and nothing else changes them: they keep their values while the rest of the "
+    "model trains.{hidden}"
 )
 
 ORPHANS_BY_HAND = (
@@ -103,20 +103,72 @@ class ParamsNotUpdating(GradientState):
             return
         self._undecided = [i for i in self._undecided if i not in ready]
         leaves = [self._leaves[i] for i in ready]
-        if self._orphans(leaves):
+        orphans = self._orphans(leaves)
+        if orphans:
             self._suspects.extend(leaves)
+            self._note_orphans(leaves, orphans)
             if self._orphan_location is None:
                 self._orphan_location = user_location()
+
+    def _note_orphans(self, leaves: list[Leaf], orphans: list[nn.Parameter]) -> None:
+        """Note what a report of ``orphans`` says of them while they are alive: a model made
+        inside a function is gone when the watch ends, and its orphans are still reported."""
+        labels = {id(p): label for p, label in self._labelled(orphans)}
+        for leaf in leaves:
+            param = leaf.ref()
+            if param is not None and id(param) in labels:
+                leaf.label = labels[id(param)]
+        optimizers = ", ".join(describe(s) for s in self._tracker.optimizers())
+        self._orphan_context = (self._hidden_text(orphans), optimizers)
 
     def _drop_suspects_updated_by_hand(self) -> None:
         """At each step: a suspect that changed in place since it was judged is updated by
         hand while training goes on, not forgotten. (A change after the last step is a
-        restore, best weights copied back: it does not clear a suspect.)"""
-        self._suspects = [
-            leaf
-            for leaf in self._suspects
-            if (param := leaf.ref()) is not None and param._version == leaf.version
-        ]
+        restore, best weights copied back: it does not clear a suspect.) A suspect that is
+        gone kept its values to the end of its life: it stays, if it was an orphan."""
+        kept = []
+        for leaf in self._suspects:
+            param = leaf.ref()
+            if param is None:
+                if leaf.label:
+                    kept.append(leaf)
+            elif param._version == leaf.version:
+                kept.append(leaf)
+        self._suspects = kept
+
+    def _forget_decided_leaves(self) -> None:
+        """A new optimizer steps after others: what it leaves out is judged again (a model
+        pretrained whole, then fine-tuned with an optimizer over its head only), from the
+        graph of the next backward()."""
+        waiting = set(self._undecided)
+        waiting.update(id(p) for leaf in self._suspects if (p := leaf.ref()) is not None)
+        self._leaves = {key: leaf for key, leaf in self._leaves.items() if key in waiting}
+        self._walk_next = True
+
+    def _final_orphans(self) -> list[Leaf]:
+        """The suspects still orphaned as the watch ends: the living ones judged again (an
+        optimizer may have shown up late), and the ones gone meanwhile, as they were."""
+        alive = [leaf for leaf in self._suspects if leaf.ref() is not None]
+        still = {id(p) for p in self._orphans(alive, versions=False)}
+        final = []
+        for leaf in self._suspects:
+            param = leaf.ref()
+            if (param is None and leaf.label) or (param is not None and id(param) in still):
+                final.append(leaf)
+        return final
+
+    def _hidden_text(self, orphans: list[nn.Parameter]) -> str:
+        """ORPHANS_HIDDEN when the orphans' modules run inside a model that does not register
+        them, else ''."""
+        modules = [m for m, _, _ in self._live_forwards()]
+        owners = owning_modules(modules)
+        registered = {id(sub) for m in modules for sub in m.modules() if sub is not m}
+        hosts = [m for m in modules if id(m) not in registered and m not in owners.values()]
+        if hosts and all(
+            (o := owners.get(id(p))) is not None and id(o) not in registered for p in orphans
+        ):
+            return ORPHANS_HIDDEN.format(model=type(outermost(hosts)).__name__)
+        return ""
 
     def _orphans(self, leaves: list[Leaf], *, versions: bool = True) -> list[nn.Parameter]:
         """The parameters among ``leaves`` that no optimizer holds and nothing changed (with
@@ -198,29 +250,31 @@ class ParamsNotUpdating(GradientState):
             },
         )
 
-    def _report_orphans(self, orphans: list[nn.Parameter]) -> None:
+    def _report_orphans(self, leaves: list[Leaf]) -> None:
         self._orphans_reported = True
-        names = self._param_names(orphans)
-        modules = [m for m, _, _ in self._live_forwards()]
-        owners = owning_modules(modules)
-        registered = {id(sub) for m in modules for sub in m.modules() if sub is not m}
-        hosts = [m for m in modules if id(m) not in registered and m not in owners.values()]
-        hidden = ""
-        if hosts and all(
-            (o := owners.get(id(p))) is not None and id(o) not in registered for p in orphans
-        ):
-            hidden = ORPHANS_HIDDEN.format(model=type(outermost(hosts)).__name__)
+        alive = [p for leaf in leaves if (p := leaf.ref()) is not None]
+        unlabelled = [p for leaf in leaves if not leaf.label and (p := leaf.ref()) is not None]
+        if unlabelled:
+            self._note_orphans(leaves, unlabelled)
+        hidden, optimizers = self._orphan_context
+        if len(alive) == len(leaves):  # all still here: as they stand now
+            hidden = self._hidden_text(alive)
+            optimizers = ", ".join(describe(s) for s in self._tracker.optimizers()) or optimizers
+        labels = [leaf.label for leaf in leaves]
+        if len(alive) == len(leaves):
+            labels = self._param_labels(alive)  # in the model's own order
+        names = join_labels(labels)
         self.emit(
             "params-not-updating",
             key="orphans",
-            subject=orphans[0],
+            subject=leaves[0].ref,
             location=self._orphan_location,
-            message=ORPHANS.format(count=len(orphans), names=names, hidden=hidden),
+            message=ORPHANS.format(count=len(leaves), names=names, hidden=hidden),
             fix=ORPHANS_FIX,
             evidence={
                 "parameters in no optimizer": names,
-                "values never updated": f"{sum(p.numel() for p in orphans):,}",
-                "optimizers": ", ".join(describe(s) for s in self._tracker.optimizers()),
+                "values never updated": f"{sum(leaf.numel for leaf in leaves):,}",
+                "optimizers": optimizers,
             },
         )
 

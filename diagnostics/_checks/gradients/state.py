@@ -25,7 +25,7 @@ _ref = weakref.ref
 class Leaf:
     """A parameter met in a loss graph, remembered until it is judged."""
 
-    __slots__ = ("checksum", "frozen", "ref", "steps_seen", "version")
+    __slots__ = ("checksum", "frozen", "label", "numel", "ref", "steps_seen", "version")
 
     def __init__(self, param: nn.Parameter, steps_seen: int) -> None:
         self.ref = weakref.ref(param)
@@ -36,6 +36,10 @@ class Leaf:
         self.checksum: tuple[float, float] | None = None
         # Whether its module was in eval mode while training went on (None: not yet seen).
         self.frozen: bool | None = None
+        # Its name and shape, and its size, noted while it is alive when it becomes a suspect:
+        # a model made inside main() is gone by the time the watch ends and reports it.
+        self.label = ""
+        self.numel = param.numel()
 
 
 class GradientState(Check):
@@ -63,6 +67,8 @@ class GradientState(Check):
         self._undecided: list[int] = []
         self._suspects: list[Leaf] = []
         self._orphan_location: Location | None = None
+        self._orphan_context = ("", "")  # (hidden-modules text, optimizers) when last judged
+        self._walk_next = False  # walk the next backward's graph (a new optimizer stepped)
         self._orphans_reported = False
         self._no_graph_seen = False
         self._non_finite: dict[str, Any] | None = None
@@ -90,6 +96,14 @@ class GradientState(Check):
             roots[id(module)] = _ref(module)
 
     def _param_names(self, params: list[nn.Parameter], limit: int = 4) -> str:
+        return join_labels(self._param_labels(params), limit)
+
+    def _param_labels(self, params: list[nn.Parameter]) -> list[str]:
+        """'name (shape)' of each of ``params``, in the model's own order."""
+        return [label for _, label in self._labelled(params)]
+
+    def _labelled(self, params: list[nn.Parameter]) -> list[tuple[nn.Parameter, str]]:
+        """Each of ``params`` with its 'name (shape)', in the model's own order."""
         modules = [m for m, _, _ in self._live_forwards()]
         # The outermost models seen, for parameters whose modules left the recent calls.
         seen = {id(m) for m in modules}
@@ -99,9 +113,7 @@ class GradientState(Check):
         names = parameter_names(modules)
         order = {key: i for i, key in enumerate(names)}  # the model's own order
         params = sorted(params, key=lambda p: order.get(id(p), len(order)))
-        shown = [f"{names.get(id(p), 'unnamed parameter')} {shape_text(p)}" for p in params[:limit]]
-        more = f" and {len(params) - limit} more" if len(params) > limit else ""
-        return ", ".join(shown) + more
+        return [(p, f"{names.get(id(p), 'unnamed parameter')} {shape_text(p)}") for p in params]
 
     def _live_forwards(self) -> list[tuple[nn.Module, torch.Tensor | None, torch.Tensor | None]]:
         """The modules still alive among those that ran lately, each with the input and output
@@ -118,3 +130,8 @@ class GradientState(Check):
                 out_ref() if out_ref is not None else None,
             )
         return list(latest.values())
+
+
+def join_labels(labels: list[str], limit: int = 4) -> str:
+    more = f" and {len(labels) - limit} more" if len(labels) > limit else ""
+    return ", ".join(labels[:limit]) + more
