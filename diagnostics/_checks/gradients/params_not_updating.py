@@ -257,17 +257,16 @@ class ParamsNotUpdating(GradientState):
         if unlabelled:
             self._note_orphans(leaves, unlabelled)
         hidden, optimizers = self._orphan_context
+        labels = [leaf.label for leaf in leaves]
         if len(alive) == len(leaves):  # all still here: as they stand now
             hidden = self._hidden_text(alive)
             optimizers = ", ".join(describe(s) for s in self._tracker.optimizers()) or optimizers
-        labels = [leaf.label for leaf in leaves]
-        if len(alive) == len(leaves):
             labels = self._param_labels(alive)  # in the model's own order
         names = join_labels(labels)
         self.emit(
             "params-not-updating",
             key="orphans",
-            subject=leaves[0].ref,
+            subject=alive[0] if alive else leaves[0].ref,
             location=self._orphan_location,
             message=ORPHANS.format(count=len(leaves), names=names, hidden=hidden),
             fix=ORPHANS_FIX,
