@@ -453,8 +453,9 @@ class _Dispatcher:
                 return original(input, target, *args, **kwargs)
             # A loss of meta or fake tensors, or one inside a torch.func transform (a per-sample
             # loss under vmap), has no values to check.
-            unreal_loss = dunreal_arg(input) or dunreal_arg(target) or d_in_transform()
-            if state.fn_depth == 0 and not unreal_loss:
+            if state.fn_depth == 0 and not (
+                dunreal_arg(input) or dunreal_arg(target) or d_in_transform()
+            ):
                 d_emit(handlers, "on_loss", d_name, input, target, kwargs)
             state.fn_depth += 1
             try:

@@ -261,7 +261,7 @@ class ParamsNotUpdating(GradientState):
         if len(alive) == len(leaves):  # all still here: as they stand now
             hidden = self._hidden_text(alive)
             optimizers = ", ".join(describe(s) for s in self._tracker.optimizers()) or optimizers
-            labels = self._param_labels(alive)  # in the model's own order
+            labels = [label for _, label in self._labelled(alive)]  # the model's own order
         names = join_labels(labels)
         self.emit(
             "params-not-updating",

@@ -96,11 +96,7 @@ class GradientState(Check):
             roots[id(module)] = _ref(module)
 
     def _param_names(self, params: list[nn.Parameter], limit: int = 4) -> str:
-        return join_labels(self._param_labels(params), limit)
-
-    def _param_labels(self, params: list[nn.Parameter]) -> list[str]:
-        """'name (shape)' of each of ``params``, in the model's own order."""
-        return [label for _, label in self._labelled(params)]
+        return join_labels([label for _, label in self._labelled(params)], limit)
 
     def _labelled(self, params: list[nn.Parameter]) -> list[tuple[nn.Parameter, str]]:
         """Each of ``params`` with its 'name (shape)', in the model's own order."""
